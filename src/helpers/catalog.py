@@ -1,0 +1,102 @@
+"""The processed tables and report files: where each lives, reading them back, and writing them atomically.
+
+Raw inputs are opened only by `sources`; everything the suite writes goes through here, into the processed
+and reports folders and nowhere else (`Folders.check_writable`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from . import findings as fd
+from .cycles import cycle_folders, parse_cycle, previous_cycle
+from .paths import Folders, atomic_path
+
+FINDING_STAGES = ("ingest", "reconcile", "indicators")
+
+
+class Catalog:
+    """Named Parquet tables per cycle under `<processed>/<cycle>/<name>.parquet`."""
+
+    def __init__(self, folders: Folders, report_days: Iterable[int] = (10, 25)):
+        self.folders = folders
+        self.report_days = tuple(report_days)
+
+    def path(self, cycle: str, name: str) -> Path:
+        return self.folders.cycle_processed(cycle) / f"{name}.parquet"
+
+    def exists(self, cycle: str, name: str) -> bool:
+        return self.path(cycle, name).is_file()
+
+    def read(self, cycle: str, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        path = self.path(cycle, name)
+        if not path.is_file():
+            return None
+        return pd.read_parquet(path, columns=columns)
+
+    def write(self, cycle: str, name: str, frame: pd.DataFrame) -> Path:
+        """Write deterministically (no pandas index, fixed row order as given) through a temporary file."""
+        final = self.path(cycle, name)
+        with atomic_path(final, self.folders) as tmp:
+            frame.reset_index(drop=True).to_parquet(tmp, index=False, compression="zstd")
+        return final
+
+    def write_json(self, cycle: str, name: str, data: dict) -> Path:
+        final = self.folders.cycle_processed(cycle) / f"{name}.json"
+        with atomic_path(final, self.folders) as tmp:
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        return final
+
+    def read_json(self, cycle: str, name: str) -> dict | None:
+        path = self.folders.cycle_processed(cycle) / f"{name}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    # ----- findings -----
+    def write_findings(self, cycle: str, stage: str, items: Iterable[fd.Finding]) -> pd.DataFrame:
+        """Write this stage's findings and rebuild `findings.parquet` from every stage's file, so rerunning a
+        stage replaces its findings instead of adding to them."""
+        if stage not in FINDING_STAGES:
+            raise ValueError(stage)
+        self.write(cycle, f"findings_{stage}", fd.to_frame(items).assign(stage=stage))
+        parts = [self.read(cycle, f"findings_{s}") for s in FINDING_STAGES]
+        frames = [p for p in parts if p is not None and len(p)]
+        combined = pd.concat(frames, ignore_index=True) if frames else fd.to_frame([]).assign(stage=pd.Series(dtype="string"))
+        self.write(cycle, "findings", combined)
+        return combined
+
+    # ----- cycles -----
+    def raw_cycles(self) -> list[str]:
+        if not self.folders.raw.is_dir():
+            return []
+        return cycle_folders((p.name for p in self.folders.raw.iterdir() if p.is_dir()), self.report_days)
+
+    def year_cycles(self, cycle: str) -> list[str]:
+        """Raw cycle folders of the same year up to and including `cycle`, oldest first."""
+        year = cycle[:4]
+        return [c for c in self.raw_cycles() if c[:4] == year and c <= cycle]
+
+    def previous(self, cycle: str) -> str:
+        return previous_cycle(parse_cycle(cycle, self.report_days), self.report_days).isoformat()
+
+    def load_year(self, name: str, cycle: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """`name` from every processed cycle of the year up to `cycle`, with a `cycle` column, oldest first."""
+        frames = []
+        for c in self.year_cycles(cycle):
+            frame = self.read(c, name, columns)
+            if frame is not None:
+                frames.append(frame.assign(cycle=c))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def latest_cycle(folders: Folders, report_days: Iterable[int] = (10, 25)) -> str | None:
+    cycles = Catalog(folders, report_days).raw_cycles()
+    return cycles[-1] if cycles else None
+
+
+def as_date(cycle: str) -> dt.date:
+    return dt.date.fromisoformat(cycle)

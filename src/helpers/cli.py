@@ -1,0 +1,128 @@
+"""`taizhang`: run a cycle's notebooks, write next cycle's templates, build the demo data.
+
+Exit status: 0 when the cycle ran (input problems are findings in the report), 2 with one Chinese line when it
+cannot run at all (no such cycle, a plan that does not validate), 1 when a notebook failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, NOTEBOOKS, atomic_dir, atomic_path
+
+KERNEL = "taizhang"
+
+
+def pipeline_notebooks() -> list[Path]:
+    """The numbered notebooks, in order; explore.ipynb and others without a number are not part of a run."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def _add_folder_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cycle", help="报送日期 YYYY-MM-DD（默认：原始数据目录中最新的周期）")
+    parser.add_argument("--plan", help="计划文件（默认 data/plan/datong-2022.*）")
+    parser.add_argument("--raw", default=str(DEFAULT_RAW), help="原始台账目录（只读）")
+    parser.add_argument("--processed", default=str(DEFAULT_PROCESSED), help="处理结果目录")
+    parser.add_argument("--reports", default=str(DEFAULT_REPORTS), help="报告目录")
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else path
+
+
+def run_cycle(args: argparse.Namespace) -> int:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from .pipeline import RunError, open_run
+    from .report import render_report
+
+    params = {
+        "cycle": args.cycle or "",
+        "plan": _absolute(args.plan) or "",
+        "raw": _absolute(args.raw),
+        "processed": _absolute(args.processed),
+        "reports": _absolute(args.reports),
+    }
+    try:
+        run = open_run(params["cycle"] or None, params["plan"] or None, params["raw"], params["processed"],
+                       params["reports"])
+    except RunError as exc:
+        print(f"无法运行：{exc}", file=sys.stderr)
+        return 2
+    params["cycle"] = run.cycle
+    params["plan"] = str(run.plan.path)
+    reports_dir = run.folders.cycle_reports(run.cycle)
+    kernel = _kernel_name()
+    started = time.perf_counter()
+    print(f"周期 {run.cycle}：计划《{run.plan.title}》，原始台账 {run.folders.cycle_raw(run.cycle)}")
+    with atomic_dir(reports_dir / "notebooks", run.folders) as staging:
+        for notebook in pipeline_notebooks():
+            t0 = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(staging / notebook.name), parameters=params, kernel_name=kernel,
+                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False,
+                )
+            except PapermillExecutionError as exc:
+                kept = Path(tempfile.gettempdir()) / f"taizhang-failed-{notebook.name}"
+                (staging / notebook.name).replace(kept) if (staging / notebook.name).exists() else None
+                print(f"运行失败：笔记本 {notebook.name} 出错（{exc.ename}: {exc.evalue}）；已执行部分保存在 {kept}；"
+                      f"上次的报告保持不变", file=sys.stderr)
+                return 1
+            print(f"  {notebook.name} 完成（{time.perf_counter() - t0:.1f} 秒）")
+        report_nb = staging / pipeline_notebooks()[-1].name
+        with atomic_path(reports_dir / "report.html", run.folders) as tmp:
+            tmp.write_text(render_report(report_nb), encoding="utf-8")
+    print(f"报告：{reports_dir / 'report.html'}（共 {time.perf_counter() - started:.1f} 秒）")
+    return 0
+
+
+def build_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+    from .plan import load_plan
+    from .paths import resolve_plan
+
+    plan = load_plan(resolve_plan(args.plan))
+    out = Path(args.out)
+    written = write_demo(plan, out, force=args.force)
+    print(f"演示数据：{out}（{written}）")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    parser = argparse.ArgumentParser(prog="taizhang", description="台账：按周期读取各单位台账、对照计划、生成报告")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="执行一个周期的全部笔记本并生成报告")
+    _add_folder_options(run)
+    run.set_defaults(func=run_cycle)
+    demo = sub.add_parser("demo", help="生成演示台账（确定性）")
+    demo.add_argument("--plan", help="计划文件")
+    demo.add_argument("--out", default="data/demo/raw", help="演示台账输出目录")
+    demo.add_argument("--force", action="store_true", help="即使已存在也重新生成")
+    demo.set_defaults(func=build_demo)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("已中断", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Cycles and the working-day calendar.
+
+A cycle is named by its report date `YYYY-MM-DD`, which falls on one of the plan's report days (the 10th and
+25th). Working days follow China's official calendar, make-up workdays included, through `chinese_calendar`,
+which covers 2004–2026 and raises for later years; that becomes a `CalendarUnavailable` with a Chinese message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Iterable, Sequence
+
+CYCLE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class CycleError(ValueError):
+    """A folder or argument that is not a valid cycle name."""
+
+
+class CalendarUnavailable(RuntimeError):
+    """The official working-day calendar does not cover the date asked for."""
+
+
+def parse_cycle(name: str, report_days: Sequence[int] = (10, 25)) -> dt.date:
+    """The report date of a cycle name; raises CycleError (Chinese message) when it is not one."""
+    if not CYCLE_PATTERN.match(str(name)):
+        raise CycleError(f"周期名称「{name}」不是 YYYY-MM-DD 格式的报送日期")
+    try:
+        date = dt.date.fromisoformat(str(name))
+    except ValueError as exc:
+        raise CycleError(f"周期名称「{name}」不是有效日期") from exc
+    if date.day not in report_days:
+        days = "、".join(f"{d} 日" for d in report_days)
+        raise CycleError(f"周期「{name}」不是报送日（每月 {days}）")
+    return date
+
+
+def cycle_name(date: dt.date) -> str:
+    return date.isoformat()
+
+
+def previous_cycle(date: dt.date, report_days: Sequence[int] = (10, 25)) -> dt.date:
+    """The report date before `date`."""
+    days = sorted(report_days)
+    earlier = [d for d in days if d < date.day]
+    if earlier:
+        return date.replace(day=earlier[-1])
+    first = date.replace(day=1) - dt.timedelta(days=1)
+    return first.replace(day=days[-1])
+
+
+def next_cycle(date: dt.date, report_days: Sequence[int] = (10, 25)) -> dt.date:
+    """The report date after `date`."""
+    days = sorted(report_days)
+    later = [d for d in days if d > date.day]
+    if later:
+        return date.replace(day=later[0])
+    month_end = (date.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return month_end.replace(day=days[0])
+
+
+def cycles_between(start: dt.date, end: dt.date, report_days: Sequence[int] = (10, 25)) -> list[dt.date]:
+    """Every report date d with start <= d <= end."""
+    out = []
+    day = start
+    if day.day not in report_days:
+        day = next_cycle(day, report_days)
+    while day <= end:
+        out.append(day)
+        day = next_cycle(day, report_days)
+    return out
+
+
+def cycle_folders(names: Iterable[str], report_days: Sequence[int] = (10, 25)) -> list[str]:
+    """The names that are valid cycles, sorted oldest first."""
+    valid = []
+    for name in names:
+        try:
+            parse_cycle(name, report_days)
+        except CycleError:
+            continue
+        valid.append(name)
+    return sorted(valid)
+
+
+def elapsed_share(date: dt.date) -> float:
+    """时序进度: the share of the calendar year elapsed at the end of `date`."""
+    start = dt.date(date.year, 1, 1)
+    end = dt.date(date.year, 12, 31)
+    return ((date - start).days + 1) / ((end - start).days + 1)
+
+
+def is_workday(date: dt.date) -> bool:
+    """China's official calendar, make-up workdays (调休) included."""
+    import chinese_calendar  # local import: only the reply-rate indicator needs it
+
+    try:
+        return chinese_calendar.is_workday(date)
+    except NotImplementedError as exc:
+        raise CalendarUnavailable(
+            f"官方节假日历（chinesecalendar）尚未覆盖 {date.year} 年，无法计算工作日；请升级 chinesecalendar 后重算"
+        ) from exc
+
+
+def add_workdays(date: dt.date, count: int) -> dt.date:
+    """The `count`-th working day after `date` (the day itself not counted)."""
+    day = date
+    found = 0
+    while found < count:
+        day += dt.timedelta(days=1)
+        if is_workday(day):
+            found += 1
+    return day

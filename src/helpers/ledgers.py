@@ -1,0 +1,323 @@
+"""Cleaning ledgers: recognise what each workbook is and who sent it from its content, read every sheet into a
+typed frame, match progress rows to the plan's tasks, and keep one ledger per unit and kind.
+
+Input: `sources.Workbook` objects (this module opens no file). Output: `CycleLedgers`, frames ready for the
+reconciliation and indicator stages, and findings for everything that was odd.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pandas as pd
+
+from . import findings as fd
+from .formats import BANK_SUMMARY, GUARANTEE_SUMMARY, LEDGER_KIND_LABELS, all_formats
+from .plan import Plan, Unit
+from .sources import Sheet, Workbook
+from .tables import SheetFormat, Table, header_score, read_table, sheet_name_matches
+from .values import ValueProblem, clean_text, parse_date, similarity, text_key
+
+TEXT_MATCH_EDITED = 0.6   # below this a row's text is not the plan task's text at all
+PROGRESS_COLUMNS = [
+    "file", "sheet", "row", "unit_id", "list", "task_no", "no_raw", "text", "group", "deadline", "actions",
+    "goal", "progress", "status", "match", "similarity", "report_date",
+]
+TABLE_NAMES = {
+    "主要指标": "bank_summary", "贷款明细": "loans", "首贷申请": "applications", "无贷户名单": "noloan_list",
+    "机构概况": "guarantee_summary", "担保明细": "guarantees",
+}
+
+
+@dataclass(frozen=True)
+class WorkbookLedger:
+    """What one workbook turned out to be."""
+
+    file: str
+    sha256: str
+    unit_id: str | None
+    unit_source: str | None            # 填报单位, 标题, 文件名, 机构名称列
+    report_date: dt.date | None
+    kinds: tuple[str, ...]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # table name → rows (progress included)
+    findings: tuple[fd.Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class CycleLedgers:
+    files: pd.DataFrame                 # one row per file: file, sha256, unit_id, unit, kinds, report_date, used
+    tables: dict[str, pd.DataFrame]     # progress, bank_summary, loans, applications, noloan_list, ...
+    findings: tuple[fd.Finding, ...]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One workbook
+
+
+def _choose_format(sheet: Sheet, formats: Iterable[SheetFormat]) -> tuple[SheetFormat | None, tuple[int, dict]]:
+    """The format whose header this sheet carries; sheet names break ties (全面清单 vs 重点清单 share columns)."""
+    scored = []
+    for fmt in formats:
+        score, row, roles = header_score(sheet, fmt)
+        if score >= fmt.min_match and all(c.role in roles for c in fmt.required):
+            scored.append((score, sheet_name_matches(sheet, fmt), fmt, (row, roles)))
+    if not scored:
+        return None, (0, {})
+    best_score = max(s[0] for s in scored)
+    candidates = [s for s in scored if s[0] == best_score]
+    by_name = [s for s in candidates if s[1]]
+    chosen = (by_name or candidates)[0]
+    if not by_name and len({s[2].name for s in candidates}) > 1:
+        title = _title_above(sheet, chosen[3][0])
+        for s in candidates:
+            if s[2].name in title:
+                chosen = s
+                break
+    return chosen[2], chosen[3]
+
+
+def _title_above(sheet: Sheet, header_row: int) -> str:
+    return "".join(str(c) for r, cells in sheet.rows if r < header_row for c in cells if c is not None)
+
+
+def _resolve_unit(plan: Plan, workbook: Workbook, metas: list[dict]) -> tuple[Unit | None, str | None]:
+    for meta in metas:
+        unit = plan.find_unit(str(meta.get("unit") or "")) or plan.find_unit_in(str(meta.get("unit") or ""))
+        if unit:
+            return unit, "填报单位"
+    for meta in metas:
+        unit = plan.find_unit_in(str(meta.get("title") or ""))
+        if unit:
+            return unit, "标题"
+    unit = plan.find_unit_in(workbook.path.stem)
+    return (unit, "文件名") if unit else (None, None)
+
+
+def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
+    """Recognise and read one workbook against every format the plan expects."""
+    out: list[fd.Finding] = list(workbook.findings)
+    tables: list[tuple[SheetFormat, Table]] = []
+    formats = all_formats(plan)
+    for sheet in workbook.sheets:
+        fmt, header = _choose_format(sheet, formats)
+        if fmt is None:
+            if sheet.rows:
+                out.append(fd.info("sheet_not_recognised", "工作表不是可识别的台账格式，未读取", file=workbook.name,
+                                   sheet=sheet.name))
+            continue
+        tables.append((fmt, read_table(sheet, fmt, file=workbook.name, header=header)))
+    if not tables:
+        if workbook.sheets and not any(f.severity == "error" for f in workbook.findings):
+            out.append(fd.error("workbook_not_recognised",
+                                "无法识别台账类型：没有找到任务进展、信贷数据、无贷户名单或担保业务台账的表头",
+                                file=workbook.name))
+        return WorkbookLedger(workbook.name, workbook.sha256, None, None, None, (), {}, tuple(out))
+
+    metas = [t.meta for _, t in tables]
+    unit, source = _resolve_unit(plan, workbook, metas)
+    if unit is None:
+        single = _single_row_unit(plan, tables)
+        if single is not None:
+            unit, source = single, "机构名称列"
+    typed_unit = next((m.get("unit") for m in metas if m.get("unit")), None)
+    if unit is None:
+        out.append(fd.error("unit_unknown",
+                            f"无法确定填报单位：「{typed_unit or workbook.path.stem}」与计划中的单位及别名都不匹配",
+                            file=workbook.name))
+    elif source != "填报单位" and typed_unit:
+        out.append(fd.warning("unit_alias_unknown", f"填报单位「{typed_unit}」不是已知名称，按{source}识别为「{unit.name}」",
+                              file=workbook.name, unit=unit.name))
+
+    report_date = None
+    for meta in metas:
+        if meta.get("date") is not None:
+            try:
+                report_date = parse_date(meta["date"])
+            except ValueProblem as problem:
+                out.append(fd.warning("bad_report_date", f"填报日期无法识别：{problem}", file=workbook.name,
+                                      row=meta.get("date_row"), unit=unit.name if unit else None))
+            break
+
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for fmt, table in tables:
+        out.extend(_with_unit(table.findings, unit))
+        frame = table.frame.assign(file=workbook.name, sheet=table.sheet).rename(columns={"_row": "row"})
+        if fmt.kind == "task":
+            frame, task_findings = match_tasks(frame, fmt.name, plan, unit, workbook.name, table.sheet)
+            out.extend(task_findings)
+            name = "progress"
+        else:
+            name = TABLE_NAMES[fmt.name]
+            frame = frame.assign(unit_id=unit.id if unit else None)
+        frames.setdefault(name, []).append(frame.assign(report_date=report_date))
+    kinds = tuple(dict.fromkeys(fmt.kind for fmt, _ in tables))
+    return WorkbookLedger(
+        file=workbook.name,
+        sha256=workbook.sha256,
+        unit_id=unit.id if unit else None,
+        unit_source=source,
+        report_date=report_date,
+        kinds=kinds,
+        tables={k: pd.concat(v, ignore_index=True) for k, v in frames.items()},
+        findings=tuple(out),
+    )
+
+
+def _with_unit(items: Iterable[fd.Finding], unit: Unit | None) -> list[fd.Finding]:
+    if unit is None:
+        return list(items)
+    return [f if f.unit else fd.Finding(**{**f.__dict__, "unit": unit.name}) for f in items]
+
+
+def _single_row_unit(plan: Plan, tables: list[tuple[SheetFormat, Table]]) -> Unit | None:
+    """A bank summary or guarantee overview with exactly one institution row names its sender."""
+    for fmt, table in tables:
+        if fmt in (BANK_SUMMARY, GUARANTEE_SUMMARY):
+            column = fmt.columns[0].role
+            names = table.frame[column].dropna().unique() if column in table.frame else []
+            if len(names) == 1:
+                return plan.find_unit(str(names[0])) or plan.find_unit_in(str(names[0]))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Matching progress rows to plan tasks
+
+
+def match_tasks(
+    frame: pd.DataFrame, list_name: str, plan: Plan, unit: Unit | None, file: str, sheet: str
+) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """Give each progress row its plan task: by 序号 when the text agrees, else by text; an edited text is kept
+    and flagged; a row that matches no task is kept with task_no missing and flagged."""
+    out: list[fd.Finding] = []
+    tasks = plan.task_list(list_name).tasks
+    keys = {t.no: text_key(t.text) for t in tasks}
+    by_no = {t.no: t for t in tasks}
+    unit_name = unit.name if unit else None
+    place = {"file": file, "sheet": sheet, "unit": unit_name}
+    rows = []
+    last_group = None
+    for record in frame.to_dict("records"):
+        group = clean_text(record.get("group")) or last_group
+        last_group = group
+        no = _task_no(record.get("no"))
+        text = clean_text(record.get("text"))
+        key = text_key(text) if text else ""
+        task_no, match, score = None, "unmatched", 0.0
+        if no in by_no and (not key or key == keys[no]):
+            task_no, match, score = no, "exact" if key else "by_no", 1.0 if key else 0.0
+        else:
+            scores = sorted(((similarity(key, k), n) for n, k in keys.items()), reverse=True) if key else []
+            best_score, best_no = scores[0] if scores else (0.0, None)
+            own_score = similarity(key, keys[no]) if (key and no in keys) else 0.0
+            if no in by_no and own_score >= TEXT_MATCH_EDITED and own_score >= best_score - 0.05:
+                task_no, match, score = no, "edited", own_score
+                out.append(fd.warning("task_text_edited",
+                                      f"序号 {no} 的任务内容与计划不一致（相似度 {own_score:.0%}），已按序号对应",
+                                      row=record["_row"] if "_row" in record else record.get("row"),
+                                      column=plan.task_list(list_name).columns.get("text"), **place))
+            elif best_no is not None and best_score >= TEXT_MATCH_EDITED:
+                task_no, match, score = best_no, "by_text", best_score
+                out.append(fd.warning("task_no_mismatch",
+                                      f"序号「{record.get('no') or '空'}」与任务内容不符，按内容对应到计划序号 {best_no}",
+                                      row=record.get("row"), column=plan.task_list(list_name).columns.get("no"),
+                                      **place))
+            else:
+                out.append(fd.error("task_unmatched",
+                                    f"无法对应到{list_name}中的任务（序号「{record.get('no') or '空'}」，内容「{(text or '')[:30]}」）",
+                                    row=record.get("row"), **place))
+        if task_no is not None and unit is not None and unit.id not in by_no[task_no].responsible:
+            out.append(fd.warning("task_not_responsible",
+                                  f"「{unit.name}」不是{list_name}第 {task_no} 项任务的责任单位，仍填报了该项",
+                                  row=record.get("row"), **place))
+        rows.append(
+            {
+                "file": file,
+                "sheet": sheet,
+                "row": record.get("row"),
+                "unit_id": unit.id if unit else None,
+                "list": list_name,
+                "task_no": task_no,
+                "no_raw": None if record.get("no") is None else str(record.get("no")),
+                "text": text,
+                "group": group,
+                "deadline": clean_text(record.get("deadline")),
+                "actions": clean_text(record.get("actions")),
+                "goal": clean_text(record.get("goal")),
+                "progress": clean_text(record.get("progress")),
+                "status": record.get("status"),
+                "match": match,
+                "similarity": score,
+            }
+        )
+    result = pd.DataFrame(rows, columns=[c for c in PROGRESS_COLUMNS if c != "report_date"])
+    return result.astype({"task_no": "Int64", "row": "Int64"}), out
+
+
+def _task_no(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    text = re.sub(r"\s+", "", str(raw))
+    match = re.fullmatch(r"(\d+)(\.0+)?", text)
+    return int(match.group(1)) if match else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A whole cycle
+
+
+def combine(ledgers: list[WorkbookLedger], plan: Plan, cycle: dt.date) -> CycleLedgers:
+    """Keep one ledger per unit and kind (the later 填报日期 wins, then the later file name), name both in a finding,
+    and stack each table across workbooks."""
+    out: list[fd.Finding] = [f for led in ledgers for f in led.findings]
+    used: dict[tuple[str, str], WorkbookLedger] = {}
+    superseded: set[tuple[str, str]] = set()
+    for led in sorted(ledgers, key=lambda l: (l.report_date or dt.date.min, l.file)):
+        for kind in led.kinds:
+            if led.unit_id is None:
+                continue
+            key = (led.unit_id, kind)
+            if key in used:
+                old = used[key]
+                superseded.add((old.file, kind))
+                out.append(fd.warning(
+                    "duplicate_ledger",
+                    f"「{plan.unit_name(led.unit_id)}」本期报送了两份{LEDGER_KIND_LABELS[kind]}：「{old.file}」"
+                    f"（填报日期 {old.report_date or '未填'}）和「{led.file}」（填报日期 {led.report_date or '未填'}），"
+                    f"采用后者",
+                    file=led.file, unit=plan.unit_name(led.unit_id)))
+            used[key] = led
+
+    tables: dict[str, list[pd.DataFrame]] = {}
+    file_rows = []
+    for led in sorted(ledgers, key=lambda l: l.file):
+        kinds_used = [k for k in led.kinds if (led.file, k) not in superseded and led.unit_id is not None]
+        for name, frame in led.tables.items():
+            kind = "task" if name == "progress" else _kind_of_table(name)
+            if kind in kinds_used:
+                tables.setdefault(name, []).append(frame)
+        file_rows.append(
+            {
+                "file": led.file,
+                "sha256": led.sha256,
+                "unit_id": led.unit_id,
+                "unit": plan.unit_name(led.unit_id) if led.unit_id else None,
+                "unit_source": led.unit_source,
+                "kinds": ",".join(led.kinds),
+                "report_date": led.report_date,
+                "used": bool(kinds_used),
+                "on_time": None if led.report_date is None else led.report_date <= cycle,
+            }
+        )
+    files = pd.DataFrame(file_rows, columns=["file", "sha256", "unit_id", "unit", "unit_source", "kinds",
+                                             "report_date", "used", "on_time"])
+    stacked = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    return CycleLedgers(files=files, tables=stacked, findings=tuple(out))
+
+
+def _kind_of_table(name: str) -> str:
+    return {"bank_summary": "lending", "loans": "lending", "applications": "lending", "noloan_list": "noloan",
+            "guarantee_summary": "guarantee", "guarantees": "guarantee"}[name]

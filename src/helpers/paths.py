@@ -1,0 +1,111 @@
+"""Where things live. The raw folder is read-only for the suite; writers accept only the processed and reports
+folders, and write through a temporary name so a failed run leaves the previous outputs intact."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_RAW = Path("data/raw")
+DEFAULT_PROCESSED = Path("data/processed")
+DEFAULT_REPORTS = Path("reports")
+DEFAULT_PLAN_GLOB = "data/plan/datong-2022.*"
+NOTEBOOKS = REPO / "notebooks"
+
+
+class UnsafeWrite(PermissionError):
+    """Raised when code tries to write outside the processed and reports folders."""
+
+
+@dataclass(frozen=True)
+class Folders:
+    """The three folders of a run, resolved to absolute paths."""
+
+    raw: Path
+    processed: Path
+    reports: Path
+
+    @classmethod
+    def of(cls, raw: str | Path, processed: str | Path, reports: str | Path) -> "Folders":
+        return cls(*(Path(p).expanduser().resolve() for p in (raw, processed, reports)))
+
+    def cycle_raw(self, cycle: str) -> Path:
+        return self.raw / cycle
+
+    def cycle_processed(self, cycle: str) -> Path:
+        return self.processed / cycle
+
+    def cycle_reports(self, cycle: str) -> Path:
+        return self.reports / cycle
+
+    def check_writable(self, path: Path) -> Path:
+        """Refuse any path that is not inside processed/ or reports/, or that lies inside raw/."""
+        target = Path(path).resolve()
+        if _inside(target, self.raw):
+            raise UnsafeWrite(f"拒绝写入原始数据目录：{target}")
+        if not (_inside(target, self.processed) or _inside(target, self.reports)):
+            raise UnsafeWrite(f"拒绝写入处理结果和报告目录之外的位置：{target}")
+        return target
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def resolve_plan(plan: str | Path | None) -> Path:
+    """The plan file: as given, or the default `data/plan/datong-2022.*` relative to the working folder or repo."""
+    if plan:
+        candidates = sorted(Path().glob(str(plan))) if any(c in str(plan) for c in "*?[") else [Path(plan)]
+    else:
+        candidates = sorted(Path().glob(DEFAULT_PLAN_GLOB)) or sorted(REPO.glob(DEFAULT_PLAN_GLOB))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FileNotFoundError(f"找不到计划文件：{plan or DEFAULT_PLAN_GLOB}")
+
+
+@contextmanager
+def atomic_path(final: Path, folders: Folders) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; move it into place only when the block succeeds."""
+    final = folders.check_writable(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextmanager
+def atomic_dir(final: Path, folders: Folders) -> Iterator[Path]:
+    """Build a whole folder under a temporary name, then swap it in; on failure the old folder stays."""
+    final = folders.check_writable(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        old = final.with_name(f".{final.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

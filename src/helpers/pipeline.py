@@ -1,0 +1,218 @@
+"""The cycle's stages as calls a notebook makes: set up a run, ingest the year's raw cycles, reconcile.
+
+Each stage reads what earlier stages wrote through the `Catalog` and writes its own tables, so a notebook
+can be rerun on its own and the notebooks can run in separate kernels (Papermill).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import findings as fd
+from . import ledgers, reconcile, sources
+from .catalog import Catalog
+from .cycles import CycleError, parse_cycle
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, resolve_plan
+from .plan import Plan, PlanError, load_plan
+
+INGEST_VERSION = 1   # bump when ingest output changes, so cached cycles are read again
+DEMO_RAW = Path("data/demo/raw")
+DEMO_PROCESSED = Path("data/demo/processed")
+
+
+class RunError(RuntimeError):
+    """The cycle cannot run at all; the message is one Chinese line for the analyst."""
+
+
+@dataclass(frozen=True)
+class Run:
+    plan: Plan
+    folders: Folders
+    cycle: str
+    catalog: Catalog
+    note: str | None = None   # e.g. that the demo data was used because data/raw holds no cycle
+
+    @property
+    def date(self) -> dt.date:
+        return dt.date.fromisoformat(self.cycle)
+
+    @property
+    def previous(self) -> str:
+        return self.catalog.previous(self.cycle)
+
+
+def _repo_path(path: str | Path) -> Path:
+    """Relative paths are taken from the repository root, so notebooks behave the same from any folder."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO / path
+
+
+def open_run(
+    cycle: str | None = None,
+    plan: str | Path | None = None,
+    raw: str | Path = DEFAULT_RAW,
+    processed: str | Path = DEFAULT_PROCESSED,
+    reports: str | Path = DEFAULT_REPORTS,
+) -> Run:
+    """Validate the run's arguments: the plan file, the folders and the cycle (default: the latest cycle folder).
+
+    When the default raw folder holds no cycle, the demo folders are used instead and `Run.note` says so, so a
+    notebook opened on a fresh clone still runs top to bottom."""
+    try:
+        plan_obj = load_plan(resolve_plan(str(_repo_path(plan)) if plan else None))
+    except (PlanError, FileNotFoundError) as exc:
+        raise RunError(str(exc)) from exc
+    folders = Folders.of(_repo_path(raw), _repo_path(processed), _repo_path(reports))
+    catalog = Catalog(folders, plan_obj.report_days)
+    note = None
+    if not catalog.raw_cycles() and Path(raw) == DEFAULT_RAW and Path(processed) == DEFAULT_PROCESSED:
+        demo = Folders.of(_repo_path(DEMO_RAW), _repo_path(DEMO_PROCESSED), folders.reports)
+        if Catalog(demo, plan_obj.report_days).raw_cycles():
+            folders, catalog = demo, Catalog(demo, plan_obj.report_days)
+            note = f"{DEFAULT_RAW} 中还没有周期文件夹，以下使用演示数据（{DEMO_RAW}）"
+    if not cycle:
+        cycles = catalog.raw_cycles()
+        if not cycles:
+            raise RunError(f"原始数据目录 {folders.raw} 中没有周期文件夹（应为 YYYY-MM-DD，如 2022-06-25）")
+        cycle = cycles[-1]
+    try:
+        parse_cycle(cycle, plan_obj.report_days)
+    except CycleError as exc:
+        raise RunError(str(exc)) from exc
+    if not folders.cycle_raw(cycle).is_dir():
+        raise RunError(f"找不到周期文件夹 {folders.cycle_raw(cycle)}")
+    return Run(plan_obj, folders, cycle, catalog, note)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ingest
+
+
+def _plan_digest(plan: Plan) -> str:
+    return hashlib.sha256(plan.path.read_bytes()).hexdigest() if plan.path else plan.id
+
+
+def ingest(run: Run) -> pd.DataFrame:
+    """Ingest every raw cycle of the year up to this one whose files changed since they were last ingested
+    (so a user who skipped a cycle still gets year-to-date figures). Returns one row per cycle: what was done."""
+    rows = []
+    for cycle in run.catalog.year_cycles(run.cycle):
+        cycle_dir = run.folders.cycle_raw(cycle)
+        paths, listing_findings = sources.list_cycle_files(cycle_dir)
+        fingerprint = {
+            "version": INGEST_VERSION,
+            "plan": _plan_digest(run.plan),
+            "files": {p.relative_to(cycle_dir).as_posix(): _sha256(p) for p in paths},
+        }
+        manifest = run.catalog.read_json(cycle, "ingest")
+        if manifest == fingerprint and run.catalog.exists(cycle, "files"):
+            rows.append({"cycle": cycle, "files": len(paths), "action": "未变化，沿用上次结果"})
+            continue
+        ingest_cycle(run, cycle, paths, listing_findings)
+        run.catalog.write_json(cycle, "ingest", fingerprint)
+        rows.append({"cycle": cycle, "files": len(paths), "action": "已读取"})
+    return pd.DataFrame(rows, columns=["cycle", "files", "action"])
+
+
+def ingest_cycle(run: Run, cycle: str, paths: list[Path], listing_findings: list[fd.Finding]) -> ledgers.CycleLedgers:
+    """Read one cycle's workbooks and write `files`, `progress` and the lending/no-loan/guarantee tables."""
+    cycle_dir = run.folders.cycle_raw(cycle)
+    read = [ledgers.read_ledger(sources.read_workbook(p, root=cycle_dir), run.plan) for p in paths]
+    combined = ledgers.combine(read, run.plan, dt.date.fromisoformat(cycle))
+    run.catalog.write(cycle, "files", combined.files)
+    progress = combined.tables.get("progress")
+    if progress is None:
+        progress = pd.DataFrame(columns=ledgers.PROGRESS_COLUMNS)
+    run.catalog.write(cycle, "progress", progress)
+    for name in ledgers.TABLE_NAMES.values():
+        frame = combined.tables.get(name)
+        if frame is not None:
+            run.catalog.write(cycle, f"{name}_raw", frame)
+        elif run.catalog.exists(cycle, f"{name}_raw"):
+            run.catalog.path(cycle, f"{name}_raw").unlink()
+    run.catalog.write_findings(cycle, "ingest", [*listing_findings, *combined.findings])
+    return combined
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reconcile
+
+
+def reconcile_cycle(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write `submissions` and `task_status` for every cycle of the year up to the run's (each light compares
+    with the cycle before it) and return the run cycle's two tables."""
+    result = None
+    for cycle in run.catalog.year_cycles(run.cycle):
+        if run.catalog.exists(cycle, "files"):
+            result = _reconcile(run, cycle)
+    if result is None:
+        raise RunError(f"周期 {run.cycle} 尚未读取台账，请先运行 01_ingest")
+    return result
+
+
+def _reconcile(run: Run, cycle: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cat = run.catalog
+    date = dt.date.fromisoformat(cycle)
+    previous = cat.previous(cycle)
+    files = cat.read(cycle, "files")
+    progress = cat.read(cycle, "progress")
+    summary = cat.read(cycle, "bank_summary")
+    tables = {"bank_summary": summary} if summary is not None else {}
+    subs = reconcile.submissions(run.plan, files, tables, date)
+    status = reconcile.task_status(
+        run.plan,
+        progress,
+        date,
+        previous_progress=cat.read(previous, "progress"),
+        previous_status=cat.read(previous, "task_status"),
+    )
+    cat.write(cycle, "submissions", subs)
+    cat.write(cycle, "task_status", status)
+    cat.write_findings(cycle, "reconcile", reconcile.submission_findings(run.plan, subs, files))
+    return subs, status
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the report reads
+
+
+@dataclass(frozen=True)
+class CycleTables:
+    submissions: pd.DataFrame
+    task_status: pd.DataFrame
+    findings: pd.DataFrame
+    files: pd.DataFrame
+    light_history: pd.DataFrame   # cycle, light, count over the year's cycles
+
+
+def cycle_tables(run: Run) -> CycleTables:
+    """The finished tables of the run's cycle, for presentation."""
+    cat = run.catalog
+    missing = [name for name in ("submissions", "task_status", "findings", "files") if not cat.exists(run.cycle, name)]
+    if missing:
+        raise RunError(f"周期 {run.cycle} 缺少处理结果 {'、'.join(missing)}，请先运行前面的笔记本")
+    year = cat.load_year("task_status", run.cycle, columns=["light"])
+    history = (
+        year.groupby(["cycle", "light"]).size().reset_index(name="count")
+        if len(year) else pd.DataFrame(columns=["cycle", "light", "count"])
+    )
+    return CycleTables(
+        submissions=cat.read(run.cycle, "submissions"),
+        task_status=cat.read(run.cycle, "task_status"),
+        findings=cat.read(run.cycle, "findings"),
+        files=cat.read(run.cycle, "files"),
+        light_history=history,
+    )

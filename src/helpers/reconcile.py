@@ -1,0 +1,227 @@
+"""Reconciling a cycle's ledgers against the plan: who sent what and when (`submissions`), and a status light
+with a Chinese reason for every unit × task it is responsible for (`task_status`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+import pandas as pd
+
+from . import findings as fd
+from .cycles import next_cycle
+from .deadlines import Milestone
+from .formats import LEDGER_KIND_LABELS
+from .plan import Plan, Task
+from .values import text_key
+
+LIGHTS = ("red", "orange", "yellow", "green", "grey")
+LIGHT_LABELS = {"red": "红", "orange": "橙", "yellow": "黄", "green": "绿", "grey": "灰"}
+LIGHT_SEVERITY = {"grey": 0, "green": 0, "yellow": 1, "orange": 2, "red": 3}
+SUBMISSION_COLUMNS = ["unit", "unit_id", "kind", "received", "on_time", "report_date", "files"]
+STATUS_COLUMNS = [
+    "unit", "unit_id", "role", "list", "task_no", "status", "light", "reason", "progress", "next_due",
+    "next_milestone", "copied", "previous_light", "worse", "file", "row",
+]
+
+
+def submissions(plan: Plan, files: pd.DataFrame, tables: dict[str, pd.DataFrame], cycle: dt.date) -> pd.DataFrame:
+    """One row per expected unit × ledger kind: `received`, `on_time` (null when the 填报日期 is unknown),
+    `report_date` and the `files` it came in. A bank named in someone else's 主要指标 (人行's consolidated
+    ledger) counts as received through that file."""
+    rows = []
+    used = files[files["used"]] if len(files) else files
+    for kind in plan.ledgers:
+        for unit in plan.expected_units(kind):
+            mine = used[(used["unit_id"] == unit.id) & used["kinds"].str.split(",").apply(lambda ks: kind in ks)] \
+                if len(used) else used
+            names = list(mine["file"]) if len(mine) else []
+            dates = [d for d in (mine["report_date"] if len(mine) else []) if d is not None and not pd.isna(d)]
+            if kind == "lending" and not names:
+                names, dates = _named_in_summary(tables.get("bank_summary"), unit.id, files)
+            received = bool(names)
+            on_time = None
+            if received and dates:
+                on_time = max(dates) <= cycle
+            rows.append(
+                {
+                    "unit": unit.name,
+                    "unit_id": unit.id,
+                    "kind": kind,
+                    "received": received,
+                    "on_time": on_time,
+                    "report_date": max(dates) if dates else None,
+                    "files": "；".join(sorted(names)),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
+    return frame.astype({"received": "bool", "on_time": "boolean"})
+
+
+def _named_in_summary(summary: pd.DataFrame | None, unit_id: str, files: pd.DataFrame) -> tuple[list[str], list]:
+    if summary is None or "bank_id" not in summary or not len(summary):
+        return [], []
+    hits = summary[summary["bank_id"] == unit_id]
+    names = sorted(set(hits["file"]))
+    dates = [d for d in files[files["file"].isin(names)]["report_date"] if d is not None and not pd.isna(d)]
+    return names, dates
+
+
+def submission_findings(plan: Plan, subs: pd.DataFrame, files: pd.DataFrame) -> list[fd.Finding]:
+    """Missing and late ledgers, and ledgers from units the plan does not expect for that kind."""
+    out = []
+    for row in subs.itertuples():
+        label = LEDGER_KIND_LABELS[row.kind]
+        if not row.received:
+            out.append(fd.warning("ledger_missing", f"未收到{label}", unit=row.unit))
+        elif row.on_time is False:
+            out.append(fd.warning("ledger_late", f"{label}填报日期 {row.report_date} 晚于报送日", unit=row.unit,
+                                  file=row.files))
+        elif pd.isna(row.on_time):
+            out.append(fd.info("report_date_unknown", f"{label}未填写填报日期，无法判断是否按时", unit=row.unit,
+                               file=row.files))
+    expected = {(r.unit_id, r.kind) for r in subs.itertuples()}
+    for row in files.itertuples():
+        if row.unit_id is None or pd.isna(row.unit_id):
+            continue
+        for kind in str(row.kinds).split(","):
+            if kind and (row.unit_id, kind) not in expected:
+                out.append(fd.info("ledger_unexpected", f"计划未要求该单位报送{LEDGER_KIND_LABELS[kind]}，已读取备查",
+                                   unit=row.unit, file=row.file))
+    return out
+
+
+def effective_milestones(plan: Plan, task: Task) -> tuple[Milestone, ...]:
+    """A task's own milestones, else those of the same task in another list (a 全面清单 task shares the
+    dated milestones of its 重点清单 twin)."""
+    if task.milestones:
+        return task.milestones
+    for other in plan.tasks:
+        if other.same_as == (task.list_name, task.no) and other.milestones:
+            return other.milestones
+    if task.same_as:
+        try:
+            return plan.task(*task.same_as).milestones
+        except KeyError:
+            return ()
+    return ()
+
+
+def task_status(
+    plan: Plan,
+    progress: pd.DataFrame,
+    cycle: dt.date,
+    previous_progress: pd.DataFrame | None = None,
+    previous_status: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per unit × task the unit is responsible for, lead units first, with `light` and `reason`.
+
+    `progress` needs `unit_id`, `list`, `task_no`, `status`, `progress` (and `file`, `row`). Lights, in order:
+    red (no row; last milestone passed and not 已完成; a milestone passed while 未启动/滞后), orange (滞后;
+    progress identical to the previous cycle's), yellow (a milestone due after this cycle and by the next),
+    green (已完成; progress reported with nothing due yet), grey (no dated milestone)."""
+    upcoming = next_cycle(cycle, plan.report_days)
+    reported = _latest_rows(progress)
+    before = _latest_rows(previous_progress) if previous_progress is not None else {}
+    prev_lights = {}
+    if previous_status is not None and len(previous_status):
+        prev_lights = {(r.unit_id, r.list, int(r.task_no)): r.light for r in previous_status.itertuples()}
+    rows = []
+    for resp in plan.responsibilities.sort_values(["list_order", "task_no", "role_order"], kind="stable").itertuples():
+        task = plan.task(resp.list, resp.task_no)
+        milestones = effective_milestones(plan, task)
+        key = (resp.unit_id, resp.list, resp.task_no)
+        row = reported.get(key)
+        prev = before.get(key)
+        light, reason, copied = _light(task, milestones, row, prev, cycle, upcoming)
+        nxt = next((m for m in sorted(_dated(milestones), key=lambda m: m.due) if m.due >= cycle), None)
+        prev_light = prev_lights.get(key)
+        rows.append(
+            {
+                "unit": resp.unit,
+                "unit_id": resp.unit_id,
+                "role": resp.role,
+                "list": resp.list,
+                "task_no": resp.task_no,
+                "status": None if row is None else row.get("status"),
+                "light": light,
+                "reason": reason,
+                "progress": None if row is None else row.get("progress"),
+                "next_due": nxt.due if nxt else None,
+                "next_milestone": nxt.text if nxt else None,
+                "copied": copied,
+                "previous_light": prev_light,
+                "worse": prev_light is not None and LIGHT_SEVERITY[light] > LIGHT_SEVERITY[prev_light],
+                "file": None if row is None else row.get("file"),
+                "row": None if row is None else row.get("row"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    return frame.astype({"task_no": "int64", "row": "Int64", "copied": "bool", "worse": "bool"})
+
+
+def _dated(milestones: Iterable[Milestone]) -> list[Milestone]:
+    return [m for m in milestones if m.due is not None]
+
+
+def _latest_rows(progress: pd.DataFrame | None) -> dict[tuple, dict]:
+    """(unit_id, list, task_no) → the row reported; a unit reporting a task twice keeps its last row."""
+    if progress is None or not len(progress):
+        return {}
+    usable = progress.dropna(subset=["unit_id", "task_no"])
+    out = {}
+    for record in usable.to_dict("records"):
+        out[(record["unit_id"], record["list"], int(record["task_no"]))] = record
+    return out
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or (isinstance(value, str) and not value.strip()) \
+        or value is pd.NA
+
+
+def _light(task: Task, milestones, row: dict | None, prev: dict | None, cycle: dt.date, upcoming: dt.date
+           ) -> tuple[str, str, bool]:
+    dated = sorted(_dated(milestones), key=lambda m: m.due)
+    if row is None:
+        return "red", "本期未报送该任务的进展", False
+    status = None if _blank(row.get("status")) else row.get("status")
+    text = None if _blank(row.get("progress")) else row.get("progress")
+    if status is None and text is None:
+        return "red", "填报了该任务，但进展情况和进展状态均为空", False
+    done = status == "已完成"
+    passed = [m for m in dated if m.due < cycle]
+    copied = bool(text and prev is not None and not _blank(prev.get("progress"))
+                  and text_key(text) == text_key(prev.get("progress")))
+    if dated and not done and dated[-1].due < cycle:
+        last = dated[-1]
+        return "red", f"最后节点 {last.due:%Y-%m-%d}「{last.text}」已过，未报告已完成", copied
+    if passed and status in ("未启动", "滞后"):
+        m = passed[-1]
+        return "red", f"节点 {m.due:%Y-%m-%d}「{m.text}」已过，状态为{status}", copied
+    if status == "滞后":
+        return "orange", "单位报告进度滞后", copied
+    if copied:
+        return "orange", "进展内容与上期完全相同（疑似复制粘贴）", copied
+    soon = [m for m in dated if cycle < m.due <= upcoming]
+    if soon and not done:
+        m = soon[0]
+        return "yellow", f"节点 {m.due:%Y-%m-%d}「{m.text}」将在下期报送日（{upcoming:%Y-%m-%d}）前到期", copied
+    if done:
+        return "green", "已完成", copied
+    if not dated:
+        return "grey", "持续推进类任务，无明确时间节点", copied
+    nxt = next(m for m in dated if m.due >= cycle)
+    return "green", f"已报送进展，下一节点 {nxt.due:%Y-%m-%d}「{nxt.text}」尚未到期", copied
+
+
+def light_counts(status: pd.DataFrame) -> pd.Series:
+    """Count of rows per light, in LIGHTS order, zeros included."""
+    return status["light"].value_counts().reindex(list(LIGHTS), fill_value=0)
+
+
+def on_time_rate(subs: pd.DataFrame) -> float | None:
+    """按时报送率: ledgers received with a 填报日期 on or before the report date ÷ ledgers due."""
+    if not len(subs):
+        return None
+    return float((subs["received"] & subs["on_time"].fillna(False)).sum() / len(subs))

@@ -1,0 +1,397 @@
+"""Presenting finished frames: HTML sections with every value escaped, matplotlib charts with Chinese glyphs,
+and the self-contained report page rendered from the executed report notebook.
+
+Nothing here computes a figure; it only formats what the earlier stages wrote.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from .findings import SEVERITY_LABELS
+from .identifiers import mask_id
+from .plan import Plan
+from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
+
+LIGHT_COLOURS = {"red": "#d93025", "orange": "#f28b00", "yellow": "#f2c300", "green": "#1e8e3e", "grey": "#9aa0a6"}
+KIND_LABELS = {"task": "任务进展台账", "lending": "信贷数据台账", "noloan": "无贷户名单", "guarantee": "担保业务台账"}
+_FONT_READY = False
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC","WenQuanYi Micro Hei",sans-serif;
+ max-width:1180px;margin:0 auto;padding:24px 32px;color:#202124;line-height:1.55;background:#fff}
+h1{font-size:26px;margin:8px 0 4px}h2{font-size:20px;border-bottom:2px solid #1a73e8;padding-bottom:4px;margin-top:36px}
+h3{font-size:16px;margin:20px 0 6px}.sub{color:#5f6368;margin:0 0 16px}
+table.tz{border-collapse:collapse;width:100%;margin:8px 0 16px;font-size:13px}
+table.tz th{background:#f1f3f4;text-align:left;padding:5px 8px;border:1px solid #dadce0;white-space:nowrap}
+table.tz td{padding:5px 8px;border:1px solid #dadce0;vertical-align:top}
+table.tz td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.light{display:inline-block;min-width:1.6em;padding:0 6px;border-radius:9px;color:#fff;font-size:12px;text-align:center;
+ margin:1px 2px;white-space:nowrap}
+.light-red{background:#d93025}.light-orange{background:#f28b00}.light-yellow{background:#f2c300;color:#202124}
+.light-green{background:#1e8e3e}.light-grey{background:#9aa0a6}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}.card{border:1px solid #dadce0;border-radius:8px;padding:10px 16px;
+ min-width:150px}.card .v{font-size:26px;font-weight:600}.card .l{color:#5f6368;font-size:13px}
+.note{background:#fef7e0;border-left:4px solid #f2c300;padding:8px 12px;margin:8px 0}
+.muted{color:#5f6368}.sev-error{color:#d93025;font-weight:600}.sev-warning{color:#b06000}.sev-info{color:#5f6368}
+img{max-width:100%}.jp-OutputArea-output pre{white-space:pre-wrap}
+@media print{body{max-width:none;padding:0}h2{page-break-after:avoid}table.tz{page-break-inside:auto}}
+"""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small formatting helpers
+
+
+def esc(value: Any) -> str:
+    """Escape anything for HTML; missing values become an empty string."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def light_chip(light: Any, text: str | None = None) -> str:
+    if light not in LIGHT_LABELS:
+        return ""
+    return f'<span class="light light-{light}" title="{esc(LIGHT_LABELS[light])}">{esc(text or LIGHT_LABELS[light])}</span>'
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+def num(value: Any, digits: int = 2) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def table(
+    frame: pd.DataFrame,
+    columns: Mapping[str, str],
+    *,
+    html_columns: Iterable[str] = (),
+    numeric: Iterable[str] = (),
+    formatters: Mapping[str, Callable[[Any], str]] | None = None,
+    empty: str = "无",
+) -> str:
+    """An HTML table of `columns` (name → Chinese heading). Values are escaped, except in `html_columns`, whose
+    cells the caller has built from escaped parts (light chips)."""
+    if frame is None or not len(frame):
+        return f'<p class="muted">{esc(empty)}</p>'
+    html_columns, numeric = set(html_columns), set(numeric)
+    formatters = formatters or {}
+    head = "".join(f"<th>{esc(label)}</th>" for label in columns.values())
+    body = []
+    for record in frame.to_dict("records"):
+        cells = []
+        for col in columns:
+            value = record.get(col)
+            if col in formatters:
+                shown = esc(formatters[col](value))
+            elif col in html_columns:
+                shown = "" if value is None else str(value)
+            else:
+                shown = esc(value)
+            cls = ' class="num"' if col in numeric else ""
+            cells.append(f"<td{cls}>{shown}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="tz"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def cards(items: Sequence[tuple[str, str]]) -> str:
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="v">{esc(v)}</div><div class="l">{esc(label)}</div></div>' for label, v in items
+    ) + "</div>"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Charts
+
+
+def setup_fonts() -> str:
+    """Register a CJK font shipped as a Python package (mplfonts' Noto Sans CJK SC) with matplotlib, so charts
+    render Chinese on any machine without system fonts. Returns the font family name."""
+    global _FONT_READY
+    import matplotlib
+
+    matplotlib.use("Agg") if not _in_notebook() else None
+    from matplotlib import font_manager, rcParams
+
+    family = "Noto Sans CJK SC"
+    if not _FONT_READY:
+        font_dir = _cjk_font_dir()
+        for name in ("NotoSansCJKsc-Regular.otf",):
+            path = font_dir / name if font_dir else None
+            if path and path.is_file():
+                font_manager.fontManager.addfont(str(path))
+        _FONT_READY = True
+    rcParams["font.family"] = "sans-serif"
+    rcParams["font.sans-serif"] = [family, "Noto Sans CJK JP", "WenQuanYi Micro Hei", "SimHei", "DejaVu Sans"]
+    rcParams["axes.unicode_minus"] = False
+    rcParams["svg.hashsalt"] = "taizhang"
+    rcParams["figure.dpi"] = 100
+    return family
+
+
+def _cjk_font_dir() -> Path | None:
+    try:
+        import mplfonts
+    except ImportError:
+        return None
+    return Path(mplfonts.__file__).parent / "fonts"
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None
+    except ImportError:
+        return False
+
+
+def lights_chart(status: pd.DataFrame, plan: Plan):
+    """Stacked horizontal bars: lights per task list."""
+    import matplotlib.pyplot as plt
+
+    setup_fonts()
+    lists = [lst.name for lst in plan.lists]
+    fig, ax = plt.subplots(figsize=(8, 0.7 + 0.55 * len(lists)))
+    left = [0] * len(lists)
+    for light in LIGHTS:
+        counts = [int((status[(status["list"] == name)]["light"] == light).sum()) for name in lists]
+        ax.barh(lists, counts, left=left, color=LIGHT_COLOURS[light], label=LIGHT_LABELS[light])
+        for i, c in enumerate(counts):
+            if c:
+                ax.text(left[i] + c / 2, i, str(c), ha="center", va="center", fontsize=9,
+                        color="#202124" if light == "yellow" else "white")
+        left = [a + b for a, b in zip(left, counts)]
+    ax.set_xlabel("单位 × 任务数")
+    ax.invert_yaxis()
+    ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(lists) < 3 else -0.2), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title("各清单状态灯分布")
+    fig.tight_layout()
+    return fig
+
+
+def show(fig) -> None:
+    """Display a figure once in a notebook and free it (the inline backend would otherwise show it twice)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)
+
+
+def trend_chart(history: pd.DataFrame):
+    """Lights by colour over the year's cycles (history: cycle, light, count)."""
+    import matplotlib.pyplot as plt
+
+    setup_fonts()
+    pivot = history.pivot_table(index="cycle", columns="light", values="count", aggfunc="sum", fill_value=0)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for light in LIGHTS:
+        if light in pivot:
+            ax.plot(pivot.index, pivot[light], marker="o", color=LIGHT_COLOURS[light], label=LIGHT_LABELS[light])
+    ax.set_ylabel("单位 × 任务数")
+    ax.set_title("状态灯随周期变化")
+    ax.legend(ncol=5, frameon=False, fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(axis="x", labelrotation=30)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sections of the cycle report
+
+
+def title_block(plan: Plan, cycle: str, previous: str, note: str | None = None) -> str:
+    parts = [f"<h1>{esc(plan.title)}</h1>",
+             f'<p class="sub">双周台账报告 · 报送日 {esc(cycle)}（上期 {esc(previous)}）· 报送至 {esc(plan.meta.get("reporting_to", ""))}</p>']
+    if note:
+        parts.append(f'<p class="note">{esc(note)}</p>')
+    return "".join(parts)
+
+
+def headline(subs: pd.DataFrame, status: pd.DataFrame) -> str:
+    """按时报送率, lights by colour, and how many items got worse since the previous cycle."""
+    counts = light_counts(status)
+    due = len(subs)
+    received = int(subs["received"].sum()) if due else 0
+    on_time = on_time_rate(subs)
+    worse = int(status["worse"].sum())
+    items = [
+        ("按时报送率", pct(on_time)),
+        ("已收到台账", f"{received} / {due}"),
+        ("较上期变差", f"{worse} 项"),
+    ]
+    chips = " ".join(light_chip(light, f"{LIGHT_LABELS[light]} {int(counts[light])}") for light in LIGHTS)
+    return cards(items) + f"<p>状态灯（单位 × 任务）：{chips}</p>"
+
+
+def worse_table(status: pd.DataFrame, plan: Plan, limit: int = 30) -> str:
+    worse = status[status["worse"]].copy()
+    if not len(worse):
+        return '<p class="muted">与上期相比没有变差的事项。</p>'
+    worse = worse.assign(
+        change=[f"{light_chip(p)} → {light_chip(c)}" for p, c in zip(worse["previous_light"], worse["light"])],
+        task=[_task_label(plan, l, n) for l, n in zip(worse["list"], worse["task_no"])],
+    )
+    shown = worse.head(limit)
+    more = f'<p class="muted">另有 {len(worse) - limit} 项未列出。</p>' if len(worse) > limit else ""
+    return table(shown, {"unit": "单位", "task": "任务", "change": "变化", "reason": "原因"}, html_columns=["change"]) + more
+
+
+def _task_label(plan: Plan, list_name: str, no: int) -> str:
+    task = plan.task(list_name, int(no))
+    short = task.text if len(task.text) <= 28 else task.text[:27] + "…"
+    return f"{list_name}{task.display_no}：{short}"
+
+
+def missing_table(subs: pd.DataFrame) -> str:
+    missing = subs[~subs["received"]].assign(what="未报送", kind_label=lambda f: f["kind"].map(KIND_LABELS))
+    late = subs[subs["received"] & (subs["on_time"] == False)].assign(  # noqa: E712 (nullable boolean)
+        what=lambda f: "迟报（填报日期 " + f["report_date"].astype(str) + "）", kind_label=lambda f: f["kind"].map(KIND_LABELS))
+    frame = pd.concat([missing, late], ignore_index=True)
+    return table(frame, {"unit": "单位", "kind_label": "台账", "what": "情况", "files": "文件"},
+                 empty="所有应报台账均已按时收到。")
+
+
+def key_list_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
+    """A list with its milestones and, per task, each responsible unit's light (lead first)."""
+    tasks = plan.tasks_frame()
+    tasks = tasks[tasks["list"] == list_name]
+    rows = []
+    for task in tasks.itertuples():
+        mine = status[(status["list"] == list_name) & (status["task_no"] == task.task_no)]
+        chips = " ".join(light_chip(r.light, r.unit) for r in mine.itertuples())
+        worst = _worst(mine["light"])
+        rows.append({
+            "no": task.label, "group": task.group, "text": task.text,
+            "milestones": task.milestones or ("持续推进" if task.ongoing else "—"),
+            "worst": light_chip(worst) if worst else "", "units": chips,
+        })
+    return table(pd.DataFrame(rows), {"no": "序号", "group": "工作要求", "text": "主要任务", "milestones": "节点",
+                                      "worst": "最差", "units": "各责任单位"}, html_columns=["worst", "units"])
+
+
+def by_measure_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
+    """A list grouped by measure: per task, counts of each light across its units."""
+    tasks = plan.tasks_frame()
+    tasks = tasks[tasks["list"] == list_name]
+    numerals = {m.no: f"{m.numeral}、{m.title}" for m in plan.measures}
+    rows = []
+    for task in tasks.sort_values(["measure", "task_no"], na_position="last", kind="stable").itertuples():
+        mine = status[(status["list"] == list_name) & (status["task_no"] == task.task_no)]
+        counts = mine["light"].value_counts()
+        chips = " ".join(light_chip(light, f"{LIGHT_LABELS[light]} {int(counts[light])}") for light in LIGHTS
+                         if counts.get(light, 0))
+        rows.append({"measure": numerals.get(task.measure, "—") if not pd.isna(task.measure) else "—",
+                     "no": task.label, "text": task.text, "lights": chips})
+    return table(pd.DataFrame(rows), {"measure": "对应措施", "no": "序号", "text": "主要任务", "lights": "状态灯"},
+                 html_columns=["lights"])
+
+
+def red_orange_table(status: pd.DataFrame, plan: Plan) -> str:
+    bad = status[status["light"].isin(["red", "orange"])].copy()
+    if not len(bad):
+        return '<p class="muted">没有红灯或橙灯事项。</p>'
+    bad = bad.assign(
+        chip=[light_chip(l) for l in bad["light"]],
+        task=[_task_label(plan, l, n) for l, n in zip(bad["list"], bad["task_no"])],
+        order=bad["light"].map({"red": 0, "orange": 1}),
+    ).sort_values(["order", "unit", "list", "task_no"], kind="stable")
+    return table(bad, {"chip": "灯", "unit": "单位", "role": "角色", "task": "任务", "reason": "原因"}, html_columns=["chip"])
+
+
+def copied_table(status: pd.DataFrame, plan: Plan) -> str:
+    copied = status[status["copied"]].copy()
+    copied = copied.assign(task=[_task_label(plan, l, n) for l, n in zip(copied["list"], copied["task_no"])])
+    return table(copied, {"unit": "单位", "task": "任务", "progress": "本期与上期相同的进展内容"},
+                 empty="未发现与上期完全相同的进展内容。")
+
+
+def findings_table(findings: pd.DataFrame, limit: int | None = None) -> str:
+    if findings is None or not len(findings):
+        return '<p class="muted">没有发现数据问题。</p>'
+    frame = findings.assign(
+        sev=findings["severity"].map(lambda s: f'<span class="sev-{esc(s)}">{esc(SEVERITY_LABELS.get(s, s))}</span>'),
+        place=[_place(r) for r in findings.to_dict("records")],
+        message=findings["message"].map(_mask_in_text),
+    )
+    if limit is not None:
+        frame = frame.head(limit)
+    return table(frame, {"sev": "级别", "unit": "单位", "place": "位置", "message": "问题"}, html_columns=["sev"])
+
+
+def _place(record: Mapping[str, Any]) -> str:
+    parts = []
+    if record.get("file") and not pd.isna(record.get("file")):
+        parts.append(str(record["file"]))
+    if record.get("sheet") and not pd.isna(record.get("sheet")):
+        parts.append(f"「{record['sheet']}」")
+    if record.get("row") is not None and not pd.isna(record.get("row")):
+        parts.append(f"第 {int(record['row'])} 行")
+    if record.get("column") and not pd.isna(record.get("column")):
+        parts.append(f"「{record['column']}」列")
+    return " ".join(parts)
+
+
+def _mask_in_text(text: Any) -> Any:
+    """Mask anything in a message that looks like a resident ID."""
+    import re
+
+    if not isinstance(text, str):
+        return text
+    return re.sub(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])", lambda m: mask_id(m.group(0)), text)
+
+
+def findings_summary(findings: pd.DataFrame) -> str:
+    if findings is None or not len(findings):
+        return '<p class="muted">没有发现数据问题。</p>'
+    counts = findings.groupby(["severity", "code"], sort=False).size().reset_index(name="n")
+    counts = counts.assign(sev=counts["severity"].map(SEVERITY_LABELS))
+    return table(counts, {"sev": "级别", "code": "类别", "n": "条数"}, numeric=["n"])
+
+
+def _worst(lights: pd.Series) -> str | None:
+    order = {"red": 0, "orange": 1, "yellow": 2, "green": 3, "grey": 4}
+    present = [l for l in lights if l in order]
+    return min(present, key=order.__getitem__) if present else None
+
+
+def page(body: str, title: str) -> str:
+    """A whole self-contained HTML page around `body` (no script, no external resource)."""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def render_report(notebook: Path) -> str:
+    """The executed report notebook as one self-contained page: outputs only, images embedded, no code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    title = nb.metadata.get("title") or "台账报告"
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            meta_title = output.get("metadata", {}).get("taizhang_title") if isinstance(output, dict) else None
+            if meta_title:
+                title = meta_title
+    return page(body, title)

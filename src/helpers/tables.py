@@ -1,0 +1,312 @@
+"""Typed tables out of messy sheets: find the header row below title rows, map columns by header text whatever
+their order, read the 填报单位/填报日期 lines above the header, skip repeated headers, blank, note and 合计/小计
+rows, and parse every cell by its column's type, collecting a finding for each bad cell (the row is kept).
+
+Every ledger kind is described as a `SheetFormat`; this module knows no particular ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from . import findings as fd
+from .identifiers import check_id, normalize_id
+from .sources import Sheet
+from .values import ValueProblem, amount_factor, clean_text, parse_bool, parse_choice, parse_date, parse_number
+
+HEADER_SCAN_ROWS = 30
+TOTAL_WORDS = ("合计", "小计", "总计", "累计合计", "全市合计", "总合计")
+NOTE_PREFIXES = ("注：", "注:", "备注：", "备注:", "说明：", "说明:", "填表说明", "填报说明")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a format. `kind`: text, int, number, amount (→万元), rate (%, fraction), date, id, bool,
+    choice. `headers` are the header texts that name it (compared after removing spaces and brackets)."""
+
+    role: str
+    headers: tuple[str, ...]
+    kind: str = "text"
+    required: bool = False
+    choices: Mapping[str, str] | None = None
+    label: str | None = None  # the official header, for messages and templates
+
+    @property
+    def title(self) -> str:
+        return self.label or self.headers[0]
+
+
+@dataclass(frozen=True)
+class SheetFormat:
+    kind: str                      # ledger kind: task, lending, noloan, guarantee
+    name: str                      # canonical sheet name, e.g. 主要指标
+    columns: tuple[Column, ...]
+    sheet_names: tuple[str, ...] = ()
+    min_match: int = 3             # header cells that must match for a row to be this format's header
+
+    @property
+    def required(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.required)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A sheet read against a format: `frame` has one column per role found plus `_row` (Excel row number)."""
+
+    format: SheetFormat
+    sheet: str
+    frame: pd.DataFrame
+    header_row: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    findings: tuple[fd.Finding, ...] = ()
+    header_texts: dict[str, str] = field(default_factory=dict)
+
+
+def header_key(text: Any) -> str:
+    """Header text without spaces, line breaks, width differences, bracketed units or a trailing colon."""
+    key = unicodedata.normalize("NFKC", str(text or ""))
+    key = re.sub(r"\s+", "", key)
+    key = re.sub(r"[（(][^）)]*[）)]", "", key)
+    key = re.sub(r"[/／]?(单位[:：])?(万元|亿元|元|户|笔|%|BP|bp)$", "", key)
+    return key.strip("：:*＊")
+
+
+def sheet_key(name: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
+
+
+def _match_columns(cells: Sequence[Any], fmt: SheetFormat) -> dict[str, int]:
+    """role → column index for one candidate header row; exact key match first, then containment."""
+    keys = [header_key(c) for c in cells]
+    found: dict[str, int] = {}
+    used: set[int] = set()
+    for exact in (True, False):
+        for col in fmt.columns:
+            if col.role in found:
+                continue
+            variants = [header_key(h) for h in col.headers]
+            for idx, key in enumerate(keys):
+                if idx in used or not key:
+                    continue
+                hit = key in variants if exact else any(len(v) >= 3 and v in key for v in variants)
+                if hit:
+                    found[col.role] = idx
+                    used.add(idx)
+                    break
+    return found
+
+
+def header_score(sheet: Sheet, fmt: SheetFormat) -> tuple[int, int, dict[str, int]]:
+    """(matched columns, header row number, role → index) for the best header candidate in the top rows."""
+    best = (0, 0, {})
+    for row_no, cells in sheet.rows[:HEADER_SCAN_ROWS]:
+        found = _match_columns(cells, fmt)
+        if len(found) > best[0]:
+            best = (len(found), row_no, found)
+    return best
+
+
+def sheet_name_matches(sheet: Sheet, fmt: SheetFormat) -> bool:
+    key = sheet_key(sheet.name)
+    return any(sheet_key(n) == key or sheet_key(n) in key for n in (fmt.name, *fmt.sheet_names))
+
+
+_META_LABELS = {
+    "unit": ("填报单位", "报送单位", "填表单位", "单位名称", "机构名称"),
+    "date": ("填报日期", "报送日期", "填表日期", "填报时间", "报送时间"),
+    "contact": ("联系人", "填报人", "联系电话"),
+    "amount_unit": ("金额单位", "单位"),
+}
+
+
+def read_meta(rows: Sequence[tuple[int, Sequence[Any]]]) -> dict[str, Any]:
+    """Labels such as 填报单位：XX, 填报日期：2022年6月25日, 单位：万元 from the rows above a header, whether the
+    value shares the label's cell or sits in the next non-empty cell. Also the title (first text)."""
+    meta: dict[str, Any] = {}
+    for row_no, cells in rows:
+        texts = [(i, str(c).strip()) for i, c in enumerate(cells) if c is not None and str(c).strip()]
+        if texts and "title" not in meta:
+            meta["title"] = re.sub(r"\s+", "", texts[0][1])
+        for pos, (i, text) in enumerate(texts):
+            for field_name, labels in _META_LABELS.items():
+                for label in labels:
+                    norm = re.sub(r"\s+", "", text)
+                    if not norm.startswith(label):
+                        continue
+                    rest = norm[len(label):]
+                    if rest and rest[0] not in ":：":
+                        continue
+                    value: Any = rest.lstrip(":：")
+                    if not value and pos + 1 < len(texts):
+                        value = cells[texts[pos + 1][0]]
+                    if value not in ("", None) and field_name not in meta:
+                        meta[field_name] = value
+                        meta[f"{field_name}_row"] = row_no
+                    break
+    return meta
+
+
+def _is_total(cells: Sequence[Any]) -> bool:
+    for c in list(cells)[:4]:
+        if c is None:
+            continue
+        text = re.sub(r"\s+", "", str(c))
+        if text in TOTAL_WORDS or any(text.startswith(w) for w in ("合计", "小计", "总计")):
+            return True
+    return False
+
+
+def _is_note(cells: Sequence[Any]) -> bool:
+    texts = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+    return len(texts) == 1 and texts[0].startswith(NOTE_PREFIXES)
+
+
+def read_table(
+    sheet: Sheet,
+    fmt: SheetFormat,
+    *,
+    file: str,
+    unit: str | None = None,
+    header: tuple[int, dict[str, int]] | None = None,
+    default_factor: float | None = None,
+) -> Table:
+    """Read `sheet` against `fmt`. Cells that do not parse become missing values with a finding; totals, notes,
+    repeated headers and blank rows are skipped (totals are reported as info so nothing vanishes unseen)."""
+    if header is None:
+        _, header_row, roles = header_score(sheet, fmt)
+    else:
+        header_row, roles = header
+    out: list[fd.Finding] = []
+    place = {"file": file, "sheet": sheet.name, "unit": unit}
+    above = [(r, c) for r, c in sheet.rows if r < header_row]
+    meta = read_meta(above)
+    header_cells = dict(sheet.rows).get(header_row, ())
+    header_texts = {role: str(header_cells[idx]).strip() for role, idx in roles.items()}
+
+    for col in fmt.required:
+        if col.role not in roles:
+            out.append(fd.error("missing_column", f"缺少必填列「{col.title}」", row=header_row, **place))
+
+    sheet_factor = default_factor
+    if sheet_factor is None and meta.get("amount_unit"):
+        sheet_factor = amount_factor(str(meta["amount_unit"]))
+    factors = {}
+    for col in fmt.columns:
+        if col.kind == "amount" and col.role in roles:
+            text = header_texts[col.role]
+            factors[col.role] = amount_factor(text) if re.search(r"元", text) else (sheet_factor or 1.0)
+
+    records: list[dict[str, Any]] = []
+    for row_no, cells in sheet.rows:
+        if row_no <= header_row:
+            continue
+        cells = list(cells)
+        values = {role: cells[idx] if idx < len(cells) else None for role, idx in roles.items()}
+        present = [v for v in values.values() if v is not None and str(v).strip() != ""]
+        if not present:
+            continue
+        if len(_match_columns(cells, fmt)) >= max(2, len(roles) // 2):
+            continue  # header repeated at a page break
+        if _is_total(cells):
+            out.append(fd.info("total_row_skipped", "合计/小计行不计入数据", row=row_no, **place))
+            continue
+        if _is_note(cells):
+            continue
+        record: dict[str, Any] = {"_row": row_no}
+        for col in fmt.columns:
+            if col.role not in roles:
+                continue
+            raw = values[col.role]
+            try:
+                record[col.role] = _parse_cell(raw, col, factors.get(col.role, 1.0))
+            except ValueProblem as problem:
+                record[col.role] = None
+                out.append(
+                    fd.warning("bad_value", f"{problem}", row=row_no, column=header_texts.get(col.role, col.title), **place)
+                )
+            if col.kind == "id" and record.get(col.role):
+                check = check_id(record[col.role])
+                record[f"{col.role}_kind"] = check.kind
+                record[f"{col.role}_valid"] = check.valid
+                if not check.valid:
+                    out.append(
+                        fd.warning("bad_identifier", check.problem or "证件号码校验未通过", row=row_no,
+                                   column=header_texts.get(col.role, col.title), **place)
+                    )
+        for col in fmt.required:
+            if col.role in roles and record.get(col.role) is None and values.get(col.role) in (None, ""):
+                out.append(
+                    fd.warning("missing_value", f"必填项「{col.title}」为空", row=row_no,
+                               column=header_texts.get(col.role, col.title), **place)
+                )
+        records.append(record)
+
+    frame = pd.DataFrame.from_records(records, columns=["_row", *_frame_columns(fmt, roles)])
+    return Table(fmt, sheet.name, frame, header_row, meta, tuple(out), header_texts)
+
+
+def _frame_columns(fmt: SheetFormat, roles: Mapping[str, int]) -> list[str]:
+    cols = []
+    for col in fmt.columns:
+        if col.role in roles:
+            cols.append(col.role)
+            if col.kind == "id":
+                cols += [f"{col.role}_kind", f"{col.role}_valid"]
+    return cols
+
+
+def _parse_cell(raw: Any, col: Column, factor: float) -> Any:
+    if isinstance(raw, str) and raw.strip().startswith("#") and raw.strip().upper() in _EXCEL_ERRORS:
+        raise ValueProblem(f"单元格为错误值「{raw.strip()}」")
+    parser = _PARSERS[col.kind]
+    if col.kind == "choice":
+        return parse_choice(raw, col.choices or {})
+    if col.kind == "amount":
+        value = parse_number(raw)
+        return None if value is None else value * factor
+    return parser(raw)
+
+
+def _parse_int(raw: Any) -> int | None:
+    value = parse_number(raw)
+    if value is None:
+        return None
+    if abs(value - round(value)) > 1e-9:
+        raise ValueProblem(f"应为整数，实为「{raw}」")
+    return int(round(value))
+
+
+def _parse_rate(raw: Any) -> float | None:
+    """A column headed in %: 4.35 and "4.35%" both mean 4.35%; returned as a fraction (0.0435)."""
+    if isinstance(raw, str) and "%" in raw:
+        return parse_number(raw)
+    value = parse_number(raw)
+    return None if value is None else value / 100
+
+
+def _parse_id(raw: Any) -> str | None:
+    return normalize_id(raw)
+
+
+def _parse_date_cell(raw: Any) -> dt.date | None:
+    return parse_date(raw)
+
+
+_EXCEL_ERRORS = {"#REF!", "#DIV/0!", "#N/A", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "text": clean_text,
+    "int": _parse_int,
+    "number": parse_number,
+    "amount": parse_number,
+    "rate": _parse_rate,
+    "date": _parse_date_cell,
+    "id": _parse_id,
+    "bool": parse_bool,
+    "choice": lambda raw: raw,
+}

@@ -1,0 +1,97 @@
+"""Write the pipeline notebooks from the cell lists below (outputs empty, `parameters` cell tagged).
+
+Run `python tools/make_notebooks.py` after editing; the notebooks are committed without outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+PARAMETERS = '''# parameters
+cycle: str = ""                  # 报送日期 YYYY-MM-DD（10 日或 25 日）；空 = 原始数据目录中最新的周期
+plan: str = ""                   # 计划文件；空 = data/plan/datong-2022.yaml
+raw: str = "data/raw"            # 原始台账目录（只读；相对路径从仓库根目录算起）
+processed: str = "data/processed"  # 处理结果目录（Parquet）
+reports: str = "reports"         # 报告目录'''
+
+OPEN_RUN = '''from helpers import pipeline
+
+run = pipeline.open_run(cycle, plan, raw, processed, reports)
+print(f"周期 {run.cycle}｜计划《{run.plan.title}》｜原始台账 {run.folders.cycle_raw(run.cycle)}")
+if run.note:
+    print(run.note)'''
+
+NOTEBOOK_CELLS = {
+    "01_ingest.ipynb": [
+        new_markdown_cell("# 1 读取台账\n\n读取本年度截至本期的各周期原始台账（未变化的周期沿用上次结果），"
+                          "识别台账类型与填报单位，写入 `processed/<周期>/`。"),
+        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell(OPEN_RUN),
+        new_code_cell("pipeline.ingest(run)"),
+        new_code_cell('files = run.catalog.read(run.cycle, "files")\n'
+                      'files[["file", "unit", "unit_source", "kinds", "report_date", "used", "on_time"]]'),
+        new_code_cell('findings = run.catalog.read(run.cycle, "findings")\n'
+                      'findings.groupby(["severity", "code"]).size().rename("条数").to_frame()'),
+    ],
+    "02_reconcile.ipynb": [
+        new_markdown_cell("# 2 对照计划\n\n按单位 × 任务给出状态灯和原因，统计报送情况。"),
+        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell(OPEN_RUN),
+        new_code_cell("submissions, task_status = pipeline.reconcile_cycle(run)\n"
+                      'submissions.pivot_table(index="kind", columns="received", values="unit", aggfunc="count", fill_value=0)'),
+        new_code_cell('task_status.pivot_table(index="list", columns="light", values="unit", aggfunc="count", fill_value=0)'),
+        new_code_cell('task_status[task_status["light"].isin(["red", "orange"])].head(20)'),
+    ],
+    "04_report.ipynb": [
+        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell("from IPython.display import HTML, display\n\n"
+                      "from helpers import pipeline, report\n\n"
+                      "run = pipeline.open_run(cycle, plan, raw, processed, reports)\n"
+                      "tables = pipeline.cycle_tables(run)\n"
+                      "display(HTML(report.title_block(run.plan, run.cycle, run.previous, run.note)),\n"
+                      '        metadata={"taizhang_title": f"{run.plan.title} {run.cycle} 台账报告"})'),
+        new_markdown_cell("## 一、总体情况"),
+        new_code_cell("display(HTML(report.headline(tables.submissions, tables.task_status)))"),
+        new_code_cell("report.show(report.lights_chart(tables.task_status, run.plan))"),
+        new_code_cell("report.show(report.trend_chart(tables.light_history))"),
+        new_markdown_cell("### 较上期变差的事项"),
+        new_code_cell("display(HTML(report.worse_table(tables.task_status, run.plan)))"),
+        new_markdown_cell("## 二、未报送和迟报的单位"),
+        new_code_cell("display(HTML(report.missing_table(tables.submissions)))"),
+        new_markdown_cell("## 三、红灯和橙灯事项"),
+        new_code_cell("display(HTML(report.red_orange_table(tables.task_status, run.plan)))"),
+        new_markdown_cell("## 四、各清单进展"),
+        new_code_cell("for task_list in run.plan.lists:\n"
+                      "    display(HTML(f\"<h3>{report.esc(task_list.name)}</h3>\"))\n"
+                      "    if any(t.dated_milestones for t in task_list.tasks):\n"
+                      "        display(HTML(report.key_list_table(tables.task_status, run.plan, task_list.name)))\n"
+                      "    else:\n"
+                      "        display(HTML(report.by_measure_table(tables.task_status, run.plan, task_list.name)))"),
+        new_markdown_cell("## 五、疑似复制粘贴的进展"),
+        new_code_cell("display(HTML(report.copied_table(tables.task_status, run.plan)))"),
+        new_markdown_cell("## 附录：数据质量问题"),
+        new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"
+                      "display(HTML(report.findings_table(tables.findings)))"),
+    ],
+}
+
+
+def main() -> None:
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for name, cells in NOTEBOOK_CELLS.items():
+        nb = new_notebook(cells=cells)
+        nb.metadata["kernelspec"] = {"name": "taizhang", "display_name": "Python (taizhang)", "language": "python"}
+        nb.metadata["language_info"] = {"name": "python"}
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{Path(name).stem.replace('_', '-')}-{i:02d}"
+        nbformat.write(nb, str(NOTEBOOKS / name))
+    print(f"wrote {len(NOTEBOOK_CELLS)} notebooks")
+
+
+if __name__ == "__main__":
+    main()
