@@ -84,6 +84,7 @@ def atomic_path(final: Path, folders: Folders) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o644)  # mkstemp makes 0600; reports are meant to be shared
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
@@ -98,6 +99,7 @@ def atomic_dir(final: Path, folders: Folders) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o755)
         old = final.with_name(f".{final.name}.old")
         if old.exists():
             shutil.rmtree(old)

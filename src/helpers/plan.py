@@ -48,6 +48,7 @@ class Unit:
     category: str | None = None
     county: str | None = None
     focus: str | None = None
+    area: str | None = None       # e.g. city, for government units of a provincial plan
     notes: tuple[str, ...] = ()
 
     @property
@@ -471,6 +472,7 @@ class _Checker:
                     category=category,
                     county=u.get("county"),
                     focus=u.get("focus"),
+                    area=u.get("area"),
                     notes=tuple(self.sequence(u.get("notes"), f"{place}.notes")),
                 )
             )
@@ -487,7 +489,7 @@ class _Checker:
             name = self.text(c.get("name"), f"{place}.name")
             members = c.get("members")
             if isinstance(members, dict):
-                unknown = set(members) - {"kind", "category", "county", "focus"}
+                unknown = set(members) - {"kind", "category", "county", "focus", "area"}
                 if unknown:
                     self.fail(f"{place}.members", f"未知的筛选条件 {sorted(unknown)}")
                 chosen = tuple(u.id for u in units if all(getattr(u, k, None) == v for k, v in members.items()))

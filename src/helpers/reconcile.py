@@ -74,12 +74,12 @@ def submission_findings(plan: Plan, subs: pd.DataFrame, files: pd.DataFrame) -> 
         label = LEDGER_KIND_LABELS[row.kind]
         if not row.received:
             out.append(fd.warning("ledger_missing", f"未收到{label}", unit=row.unit))
-        elif row.on_time is False:
-            out.append(fd.warning("ledger_late", f"{label}填报日期 {row.report_date} 晚于报送日", unit=row.unit,
-                                  file=row.files))
         elif pd.isna(row.on_time):
             out.append(fd.info("report_date_unknown", f"{label}未填写填报日期，无法判断是否按时", unit=row.unit,
                                file=row.files))
+        elif not row.on_time:
+            out.append(fd.warning("ledger_late", f"{label}填报日期 {row.report_date} 晚于报送日", unit=row.unit,
+                                  file=row.files))
     expected = {(r.unit_id, r.kind) for r in subs.itertuples()}
     for row in files.itertuples():
         if row.unit_id is None or pd.isna(row.unit_id):

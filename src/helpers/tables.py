@@ -284,7 +284,7 @@ def _parse_int(raw: Any) -> int | None:
 
 def _parse_rate(raw: Any) -> float | None:
     """A column headed in %: 4.35 and "4.35%" both mean 4.35%; returned as a fraction (0.0435)."""
-    if isinstance(raw, str) and "%" in raw:
+    if isinstance(raw, str) and ("%" in raw or "％" in raw):
         return parse_number(raw)
     value = parse_number(raw)
     return None if value is None else value / 100

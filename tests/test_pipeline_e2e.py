@@ -1,0 +1,109 @@
+"""End to end: `taizhang run` executes every notebook on a small messy cycle and renders a self-contained report;
+it refuses to run, with one Chinese line and no traceback, when it cannot."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.plan import load_plan
+from tests.conftest import REPO, write_progress_workbook
+
+pytestmark = pytest.mark.slow
+
+
+def taizhang(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    return subprocess.run([sys.executable, "-m", "helpers.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def small_cycle(tmp_path_factory) -> Path:
+    """Two cycles from three units of the Datong plan; one unit late, one edits a task, text with markup."""
+    root = tmp_path_factory.mktemp("e2e")
+    plan = load_plan(REPO / "data/plan/datong-2022.yaml")
+    units = [plan.find_unit("市金融办"), plan.find_unit("市财政局"), plan.find_unit("工行大同分行")]
+    for cycle, date in [("2022-06-10", "2022-06-09"), ("2022-06-25", "2022年6月24日")]:
+        folder = root / "raw" / cycle
+        folder.mkdir(parents=True)
+        for i, unit in enumerate(units):
+            sheets = {}
+            for lst in plan.lists:
+                rows = [[t.no, t.group, t.text, t.deadline, None, None,
+                         f"<b>已推进</b>第{t.no}项" if i else f"{cycle} 推进第{t.no}项", "正常推进"]
+                        for t in lst.tasks if unit.id in t.responsible]
+                if rows:
+                    sheets[lst.name] = rows
+            report_date = "2022-06-27" if (i == 2 and cycle == "2022-06-25") else date
+            write_progress_workbook(folder / f"{unit.aliases[0]}台账.xlsx", unit_text=unit.name,
+                                    report_date=report_date, sheets=sheets)
+    return root
+
+
+def test_run_renders_report_and_tables(small_cycle: Path):
+    result = taizhang("run", "--raw", "raw", "--processed", "processed", "--reports", "reports", cwd=small_cycle)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    report = small_cycle / "reports/2022-06-25/report.html"
+    assert str(report) in result.stdout
+    html = report.read_text(encoding="utf-8")
+    # self-contained: no script, nothing fetched; charts embedded; no code cells
+    assert "<script" not in html and 'src="http' not in html and "href=\"http" not in html
+    assert html.count("data:image/png;base64") >= 2
+    assert "pipeline.open_run" not in html and "import " not in html
+    for heading in ("总体情况", "按时报送率", "未报送和迟报的单位", "红灯和橙灯事项", "重点清单", "全面清单",
+                    "疑似复制粘贴", "数据质量问题"):
+        assert heading in html, heading
+    assert "<b>已推进</b>" not in html and "&lt;b&gt;已推进&lt;/b&gt;" in html
+    for nb in ("01_ingest.ipynb", "02_reconcile.ipynb", "04_report.ipynb"):
+        assert (small_cycle / "reports/2022-06-25/notebooks" / nb).is_file()
+
+    processed = small_cycle / "processed/2022-06-25"
+    subs = pd.read_parquet(processed / "submissions.parquet")
+    assert {"unit", "kind", "received", "on_time", "files"} <= set(subs.columns)
+    icbc = subs[(subs["unit"] == "中国工商银行大同分行") & (subs["kind"] == "task")].iloc[0]
+    assert bool(icbc["received"]) and icbc["on_time"] == False  # noqa: E712 (late: 2022-06-27)
+    status = pd.read_parquet(processed / "task_status.parquet")
+    assert {"unit", "list", "task_no", "status", "light", "reason"} <= set(status.columns)
+    assert set(status["light"]) <= {"red", "orange", "yellow", "green", "grey"}
+    # the financial office changed its text; the two others repeated theirs word for word
+    copied = status[status["copied"]]
+    assert set(copied["unit"]) == {"大同市财政局", "中国工商银行大同分行"} or set(copied["unit"]) >= {"中国工商银行大同分行"}
+    findings = pd.read_parquet(processed / "findings.parquet")
+    assert {"severity", "code", "file", "sheet", "row", "column", "unit", "message"} <= set(findings.columns)
+    assert (findings["code"] == "ledger_missing").any()
+    # the earlier cycle was ingested on the way
+    assert (small_cycle / "processed/2022-06-10/task_status.parquet").is_file()
+
+
+def test_rerun_gives_identical_tables(small_cycle: Path):
+    first = {p.name: p.read_bytes() for p in (small_cycle / "processed/2022-06-25").glob("*.parquet")}
+    result = taizhang("run", "--raw", "raw", "--processed", "processed", "--reports", "reports", cwd=small_cycle)
+    assert result.returncode == 0, result.stderr
+    second = {p.name: p.read_bytes() for p in (small_cycle / "processed/2022-06-25").glob("*.parquet")}
+    assert first == second
+
+
+def test_missing_cycle_is_one_chinese_line(small_cycle: Path):
+    result = taizhang("run", "--cycle", "2022-07-10", "--raw", "raw", "--processed", "processed", cwd=small_cycle)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "找不到周期文件夹" in lines[0]
+
+
+def test_not_a_report_date_and_bad_plan(small_cycle: Path, tmp_path: Path):
+    result = taizhang("run", "--cycle", "2022-06-11", "--raw", "raw", cwd=small_cycle)
+    assert result.returncode == 2 and "不是报送日" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("plan: {id: x, year: 1999}\nunits: []\nlists: []\n", encoding="utf-8")
+    result = taizhang("run", "--plan", str(bad), "--raw", "raw", cwd=small_cycle)
+    assert result.returncode == 2
+    assert re.search(r"未通过校验", result.stderr) and "Traceback" not in result.stderr
