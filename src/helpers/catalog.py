@@ -56,6 +56,19 @@ class Catalog:
         path = self.folders.cycle_processed(cycle) / f"{name}.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
+    # ----- report files -----
+    def save_workbook(self, workbook, final: Path) -> Path:
+        """Save an openpyxl workbook under processed/ or reports/ through a temporary file."""
+        with atomic_path(Path(final), self.folders) as tmp:
+            workbook.save(tmp)
+        return Path(final)
+
+    def save_text(self, text: str, final: Path) -> Path:
+        """Save a text file (an HTML page) under processed/ or reports/ through a temporary file."""
+        with atomic_path(Path(final), self.folders) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        return Path(final)
+
     # ----- findings -----
     def write_findings(self, cycle: str, stage: str, items: Iterable[fd.Finding]) -> pd.DataFrame:
         """Write this stage's findings and rebuild `findings.parquet` from every stage's file, so rerunning a

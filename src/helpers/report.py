@@ -176,9 +176,9 @@ def lights_chart(status: pd.DataFrame, plan: Plan):
         left = [a + b for a, b in zip(left, counts)]
     ax.set_xlabel("单位 × 任务数")
     ax.invert_yaxis()
-    ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(lists) < 3 else -0.2), frameon=False)
+    ax.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title("各清单状态灯分布")
+    ax.set_title("各清单状态灯分布", pad=28)
     fig.tight_layout()
     return fig
 
@@ -386,7 +386,7 @@ def render_report(notebook: Path) -> str:
 
     nb = nbformat.read(str(notebook), as_version=4)
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+                            exclude_output_prompt=True, anchor_link_text="")
     body, _ = exporter.from_notebook_node(nb)
     title = nb.metadata.get("title") or "台账报告"
     for cell in nb.cells:
