@@ -21,9 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
-$(KERNEL): $(STAMP)
-	$(PY) -m ipykernel install --sys-prefix --name taizhang --display-name "Python (taizhang)" >/dev/null
-	@echo "Jupyter 内核 taizhang 已安装"
+$(KERNEL): $(STAMP) tools/install_kernel.py
+	$(PY) tools/install_kernel.py
 
 setup: $(STAMP) $(KERNEL) ## create .venv with the pinned dependencies, the CJK chart font and the taizhang kernel
 

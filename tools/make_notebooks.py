@@ -47,6 +47,15 @@ NOTEBOOK_CELLS = {
         new_code_cell('task_status.pivot_table(index="list", columns="light", values="unit", aggfunc="count", fill_value=0)'),
         new_code_cell('task_status[task_status["light"].isin(["red", "orange"])].head(20)'),
     ],
+    "03_indicators.ipynb": [
+        new_markdown_cell("# 3 计算指标\n\n清洗信贷数据台账、无贷户名单和担保业务台账，按银行、银行类别、县区和全市计算"
+                          "本年累计指标，对照计划目标给出状态。"),
+        new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell(OPEN_RUN),
+        new_code_cell("indicators = pipeline.indicators_cycle(run)\n"
+                      'indicators[indicators["scope"] == "city"][["indicator", "value", "target", "status", "basis"]]'),
+        new_code_cell('indicators.pivot_table(index="indicator", columns="scope", values="value", aggfunc="count")'),
+    ],
     "04_report.ipynb": [
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell("from IPython.display import HTML, display\n\n"
@@ -74,6 +83,11 @@ NOTEBOOK_CELLS = {
                       "        display(HTML(report.by_measure_table(tables.task_status, run.plan, task_list.name)))"),
         new_markdown_cell("## 五、疑似复制粘贴的进展"),
         new_code_cell("display(HTML(report.copied_table(tables.task_status, run.plan)))"),
+        new_code_cell("from helpers import report_indicators\n\n"
+                      "if {\"lending\", \"noloan\"} & set(run.plan.ledgers):\n"
+                      "    report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
+        new_code_cell("if \"guarantee\" in run.plan.ledgers:\n"
+                      "    report.show_parts(report_indicators.guarantee_section(tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 附录：数据质量问题"),
         new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"
                       "display(HTML(report.findings_table(tables.findings)))"),

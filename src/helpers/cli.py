@@ -105,6 +105,7 @@ def build_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("papermill").setLevel(logging.ERROR)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's "alternative text missing" notes
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     parser = argparse.ArgumentParser(prog="taizhang", description="台账：按周期读取各单位台账、对照计划、生成报告")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import findings as fd
-from . import ledgers, reconcile, sources
+from . import guarantee, ledgers, lending, reconcile, sources
 from .catalog import Catalog
 from .cycles import CycleError, parse_cycle
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, resolve_plan
@@ -169,8 +169,12 @@ def _reconcile(run: Run, cycle: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     previous = cat.previous(cycle)
     files = cat.read(cycle, "files")
     progress = cat.read(cycle, "progress")
-    summary = cat.read(cycle, "bank_summary")
-    tables = {"bank_summary": summary} if summary is not None else {}
+    summary = cat.read(cycle, "bank_summary_raw", columns=["bank", "file"])
+    tables = {}
+    if summary is not None and "bank" in summary:
+        # a bank named in someone else's 主要指标 (人行's consolidated ledger) has sent its lending figures
+        resolved = [run.plan.find_unit(str(b)) or run.plan.find_unit_in(str(b)) for b in summary["bank"]]
+        tables["bank_summary"] = summary.assign(bank_id=[u.id if u else None for u in resolved])
     subs = reconcile.submissions(run.plan, files, tables, date)
     status = reconcile.task_status(
         run.plan,
@@ -186,6 +190,85 @@ def _reconcile(run: Run, cycle: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Indicators
+
+CLEAN_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees")
+
+
+def indicators_cycle(run: Run) -> pd.DataFrame:
+    """Clean the lending and guarantee tables and compute `indicators` for every cycle of the year up to the
+    run's (trends need each cycle's figures). A cycle is recomputed only when its inputs or those of an earlier
+    cycle changed since last time. Returns the run cycle's indicators."""
+    cat = run.catalog
+    cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
+    inputs: list[dict] = []
+    for cycle in cycles:
+        inputs.append(cat.read_json(cycle, "ingest") or {})
+        fingerprint = {"version": INGEST_VERSION, "plan": _plan_digest(run.plan), "inputs": inputs}
+        if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
+            continue
+        _indicators(run, cycle, _clean_cycle(run, cycle))
+        cat.write_json(cycle, "indicators", fingerprint)
+    result = cat.read(run.cycle, "indicators")
+    return result if result is not None else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
+
+
+def _raw(run: Run, cycle: str, name: str) -> pd.DataFrame:
+    frame = run.catalog.read(cycle, f"{name}_raw")
+    return frame if frame is not None else pd.DataFrame()
+
+
+def _clean_cycle(run: Run, cycle: str) -> list[fd.Finding]:
+    """Clean one cycle's lending and guarantee tables; their findings go with the indicators stage."""
+    plan, cat = run.plan, run.catalog
+    date = dt.date.fromisoformat(cycle)
+    previous = dt.date.fromisoformat(cat.previous(cycle))
+    out: list[fd.Finding] = []
+    tables: dict[str, pd.DataFrame] = {}
+    if "lending" in plan.ledgers or "noloan" in plan.ledgers:
+        tables["bank_summary"], found = lending.clean_bank_summary(_raw(run, cycle, "bank_summary"), plan)
+        out += found
+        tables["loans"], found = lending.clean_loans(_raw(run, cycle, "loans"), plan, date, previous)
+        out += found
+        tables["applications"], found = lending.clean_applications(_raw(run, cycle, "applications"), plan, date,
+                                                                    previous)
+        out += found
+        tables["noloan_list"], found = lending.clean_noloan(_raw(run, cycle, "noloan_list"), plan)
+        out += found
+    if "guarantee" in plan.ledgers:
+        summary, detail, found = guarantee.clean_guarantees(_raw(run, cycle, "guarantee_summary"),
+                                                            _raw(run, cycle, "guarantees"), plan, date)
+        tables["guarantee_summary"], tables["guarantees"] = summary, detail
+        out += found + guarantee.reconcile_guarantees(summary, detail, date)
+    for name, frame in tables.items():
+        cat.write(cycle, name, frame)
+    return out
+
+
+def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding]) -> None:
+    """Year-to-date indicators of one cycle from the cleaned tables of the year so far."""
+    plan, cat = run.plan, run.catalog
+    date = dt.date.fromisoformat(cycle)
+    frames = []
+    out = list(cleaning_findings)
+    if "lending" in plan.ledgers or "noloan" in plan.ledgers:
+        year = {name: cat.load_year(name, cycle) for name in ("bank_summary", "loans", "applications", "noloan_list")}
+        found_frame, found = lending.lending_indicators(plan, date, year["bank_summary"], year["loans"],
+                                                        year["applications"], year["noloan_list"])
+        frames.append(found_frame)
+        out += found
+    if "guarantee" in plan.ledgers:
+        summary = cat.read(cycle, "guarantee_summary")
+        detail = cat.read(cycle, "guarantees")
+        if summary is not None and detail is not None:
+            frames.append(guarantee.guarantee_indicators(plan, date, summary, detail))
+    frames = [f for f in frames if len(f)]
+    indicators = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
+    cat.write(cycle, "indicators", indicators)
+    cat.write_findings(cycle, "indicators", out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # What the report reads
 
 
@@ -196,6 +279,8 @@ class CycleTables:
     findings: pd.DataFrame
     files: pd.DataFrame
     light_history: pd.DataFrame   # cycle, light, count over the year's cycles
+    indicators: pd.DataFrame      # this cycle's indicators (empty when the plan has none)
+    indicator_history: pd.DataFrame  # the year's indicators with a `cycle` column
 
 
 def cycle_tables(run: Run) -> CycleTables:
@@ -215,4 +300,10 @@ def cycle_tables(run: Run) -> CycleTables:
         findings=cat.read(run.cycle, "findings"),
         files=cat.read(run.cycle, "files"),
         light_history=history,
+        indicators=_or_empty(cat.read(run.cycle, "indicators"), lending.INDICATOR_COLUMNS),
+        indicator_history=_or_empty(cat.load_year("indicators", run.cycle), [*lending.INDICATOR_COLUMNS]),
     )
+
+
+def _or_empty(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    return frame if frame is not None and len(frame.columns) else pd.DataFrame(columns=columns)

@@ -192,6 +192,17 @@ def show(fig) -> None:
     plt.close(fig)
 
 
+def show_parts(parts: Iterable[Any]) -> None:
+    """Display a section's parts in order: HTML strings as HTML, figures as images."""
+    from IPython.display import HTML, display
+
+    for part in parts:
+        if isinstance(part, str):
+            display(HTML(part))
+        else:
+            show(part)
+
+
 def trend_chart(history: pd.DataFrame):
     """Lights by colour over the year's cycles (history: cycle, light, count)."""
     import matplotlib.pyplot as plt

@@ -1,0 +1,1301 @@
+"""Lending indicators: clean the 信贷数据台账 and 无贷户名单 tables, then compute the plan's lending indicators
+(DOMAIN.md §4) per bank, per bank category, per county and city-wide, each with its target and a status.
+
+Stage functions are pure: they take the frames the ingest stage wrote (`bank_summary_raw`, `loans_raw`,
+`applications_raw`, `noloan_list_raw`, see `helpers.ledgers`) and the `Plan`, return new frames and findings, and
+never touch a file or their arguments.
+
+Cleaning (one cycle at a time)
+    `clean_bank_summary`, `clean_loans`, `clean_applications`, `clean_noloan` add the unit columns (`bank_id`,
+    `bank`, `category`; `county_unit_id`, `county_name`) and an identity key, keep every row, and return a finding
+    for each impossible value (信用贷款余额 above 各项贷款余额, negative balances, a loan dated outside the cycle's
+    window, a reply before its application, …). Identifiers were normalised and checked by the ingest stage (a bad
+    one is already a finding there and the row is kept); here they only become keys.
+
+    Identity of a borrower, applicant or listed household (`borrower_key`, `applicant_key`, `entity_key`): the
+    normalised 证件号码; when it is missing, ``名称:`` followed by the normalised name.
+
+Indicators (`lending_indicators`, year to date)
+    Stock figures come from the current cycle's 主要指标 rows; start-of-year figures from the 年初 columns.
+    Category and city figures are ratios of summed balances over the banks that reported both parts, never
+    averages of bank rates. Flows and households come from 贷款明细 of every cycle of the year up to this one.
+
+    first_loan_households: a claim is a loan flagged 是否首贷户 = 是. A claim counts unless the loan is flagged
+    是否无还本续贷 = 是 (a renewal is never a first loan) or the borrower had any loan, at any bank, in an earlier
+    cycle of the year. A borrower counts once city-wide; per bank and per county it counts for the first valid
+    claim (earliest 发放日期, then cycle, then bank name).
+
+    reply_within_5_workdays_rate: applications (bank, applicant, 申请日期) from every 首贷申请 sheet so far, each
+    once, as its latest row says. Due: replied, or the 5th working day after the application (China's official
+    calendar, make-up workdays included) is on or before the cycle date. Within: replied on or before that day.
+
+Targets (read from `plan.targets` by indicator id; the most specific scope wins: a unit or county, then a
+category, then ``{kind: bank}`` for bank rows or ``city`` for the city row, and last ``{kind: bank}`` for the
+category and city aggregates)
+    ``">="``/``">"``/``"<="``/``"<"``: `threshold`, or 时序进度 when ``threshold_rule: elapsed_share``;
+    ``above_baseline``: the same scope's start-of-year value (``baseline: start_of_year``) or previous cycle
+    (``baseline: previous_cycle``); ``above_scope``: the value of the `compare_to` scope; ``rising``: the same
+    scope's value at the previous cycle of the year (none before the first cycle); ``info``: no target.
+
+Status rule
+    met → ``green``; short of the target by less than 10% of the target → ``yellow``; by 10% to 30% →
+    ``orange``; by more than 30% → ``red``; no target or no value → null. For targets against 时序进度
+    (``threshold_rule: elapsed_share``, and every plan_completion_rate) the shortfall is measured in percentage
+    points instead: behind by less than 10 points → yellow, 10 to 30 points → orange, more → red. A strict
+    comparator (``>``, ``above_baseline``, ``above_scope``, ``rising``) that is only equalled is short by 0 and
+    therefore yellow. With a target of 0, any shortfall is red.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from . import findings as fd
+from .cycles import CalendarUnavailable, add_workdays, elapsed_share
+from .formats import APPLICATIONS, BANK_SUMMARY, LOANS, NOLOAN_LIST
+from .identifiers import check_id, mask_id, mask_name
+from .plan import BANK_CATEGORIES, Plan, Unit, name_key
+from .tables import SheetFormat
+
+__all__ = [
+    "INDICATORS",
+    "INDICATOR_COLUMNS",
+    "SCOPES",
+    "STATUSES",
+    "application_status",
+    "clean_applications",
+    "clean_bank_summary",
+    "clean_loans",
+    "clean_noloan",
+    "first_loan_claims",
+    "first_loan_differences",
+    "identity_key",
+    "lending_indicators",
+    "status_for",
+]
+
+INDICATOR_COLUMNS = [
+    "indicator", "scope", "scope_id", "value", "target", "status", "basis", "numerator", "denominator", "unit",
+    "cycle",
+]
+SCOPES = ("city", "category", "county", "bank")
+STATUSES = ("red", "orange", "yellow", "green")
+CITY = "全市"
+RENEWAL_NOT_FIRST = "renewal"
+EARLIER_CYCLE = "earlier_cycle"
+DEFAULT_WORKDAYS = 5
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    label: str      # Chinese name for tables and charts
+    unit: str       # display unit: 比例 / 户 / 万元 / BP / 笔
+
+
+INDICATORS: dict[str, IndicatorSpec] = {
+    "credit_loan_share": IndicatorSpec("信用贷款占比", "比例"),
+    "credit_loan_households": IndicatorSpec("获得信用贷款户数（当年累计）", "户"),
+    "first_loan_households": IndicatorSpec("首贷户数（当年累计，按贷款明细认定）", "户"),
+    "first_loan_households_reported": IndicatorSpec("首贷户数（银行报送）", "户"),
+    "noloan_conversion_rate": IndicatorSpec("无贷户名单转化率", "比例"),
+    "inclusive_sme_loan_growth": IndicatorSpec("普惠型小微企业贷款同比增速", "比例"),
+    "reply_within_5_workdays_rate": IndicatorSpec("无贷户授信申请5个工作日内回复率", "比例"),
+    "transfer_pricing_discount_bp": IndicatorSpec("小微企业内部转移定价优惠", "BP"),
+    "renewal_without_repayment": IndicatorSpec("无还本续贷余额", "万元"),
+    "plan_completion_rate": IndicatorSpec("信贷计划完成率", "比例"),
+}
+BANK_PLAN_ITEMS = {
+    "inclusive_sme_loan_balance_increase": "普惠型小微企业贷款余额较年初增量",
+    "first_loan_households": "首贷户数",
+}
+_SCOPE_ORDER = {s: i for i, s in enumerate(SCOPES)}
+_AMOUNT_ROLES = (
+    "total_loans", "credit_loans", "sme_loans", "sme_loans_last_year", "sme_loans_year_start", "renewal_balance",
+    "sme_long_term_loans", "credit_loans_year_start", "total_loans_year_start",
+)
+_COUNT_ROLES = ("credit_households", "sme_households", "first_loan_households_reported")
+_BASELINE_ROLES = {
+    "sme_loans_last_year": "同比增速",
+    "sme_loans_year_start": "信贷计划完成率",
+    "credit_loans_year_start": "年初信用贷款占比",
+    "total_loans_year_start": "年初信用贷款占比",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small private helpers
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(value: Any) -> float | None:
+    if _missing(value) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _int(value: Any) -> int | None:
+    number = _num(value)
+    return None if number is None else int(number)
+
+
+def _text(value: Any) -> str | None:
+    if _missing(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _flag(value: Any) -> bool:
+    """True only for a real 是 (True); None, NaN and 否 are False."""
+    if _missing(value):
+        return False
+    if isinstance(value, str):
+        return value.strip() in ("是", "True", "true", "1")
+    try:
+        return bool(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _date(value: Any) -> dt.date | None:
+    if _missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _cycle_text(value: Any) -> str | None:
+    day = _date(value)
+    return day.isoformat() if day else None
+
+
+def _header(fmt: SheetFormat, role: str) -> str:
+    for col in fmt.columns:
+        if col.role == role:
+            return col.title
+    return role
+
+
+def _place(record: Mapping[str, Any], fmt: SheetFormat | None = None, role: str | None = None,
+           unit: str | None = None) -> dict[str, Any]:
+    return {
+        "file": _text(record.get("file")),
+        "sheet": _text(record.get("sheet")),
+        "row": _int(record.get("row")),
+        "column": _header(fmt, role) if fmt is not None and role else None,
+        "unit": unit,
+    }
+
+
+def _ensure(frame: pd.DataFrame | None, columns: Iterable[str]) -> pd.DataFrame:
+    """A copy of `frame` (or an empty frame) with every column in `columns` present (missing ones all null)."""
+    frame = pd.DataFrame() if frame is None else frame.copy()
+    for col in columns:
+        if col not in frame.columns:
+            frame[col] = pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    return frame
+
+
+def _amount(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f} 万元"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _count(value: float | None, unit: str = "户") -> str:
+    return "—" if value is None else f"{int(value):,} {unit}"
+
+
+def identity_key(identifier: Any, name: Any) -> str | None:
+    """Who a row is about: the normalised 证件号码, or ``名称:`` plus the normalised name when it is missing."""
+    ident = _text(identifier)
+    if ident:
+        return ident.upper()
+    name = _text(name)
+    if name:
+        return "名称:" + name_key(name)
+    return None
+
+
+def _who(name: Any, identifier: Any) -> str:
+    """A borrower as a finding may show it: an enterprise by name and code; a person only by a masked ID."""
+    ident = _text(identifier)
+    name = _text(name)
+    if ident:
+        check = check_id(ident)
+        if check.kind == "uscc" and check.valid:
+            return f"「{name}」（{ident}）" if name else ident
+        return f"证件号码 {mask_id(ident)}"
+    return f"「{mask_name(name)}」" if name else "（无名称、无证件号码）"
+
+
+def _county_label(unit: Unit) -> str:
+    return unit.county or re.sub(r"(人民政府|政府)$", "", unit.name)
+
+
+def _county_index(plan: Plan) -> dict[str, Unit]:
+    index: dict[str, Unit] = {}
+    for unit in plan.units_of(kind="county"):
+        for text in (*unit.names, unit.county, _county_label(unit)):
+            if text:
+                index.setdefault(name_key(text), unit)
+    return index
+
+
+def _find_county(plan: Plan, text: Any, index: dict[str, Unit] | None = None) -> Unit | None:
+    """The county unit a 所属县区 text names: exactly, else the longest county name inside the text."""
+    text = _text(text)
+    if not text:
+        return None
+    index = _county_index(plan) if index is None else index
+    key = name_key(text)
+    if key in index:
+        return index[key]
+    hits = [(len(k), u) for k, u in index.items() if len(k) >= 2 and k in key]
+    return max(hits, key=lambda h: h[0])[1] if hits else None
+
+
+def _plan_unit(plan: Plan, unit_id: Any) -> Unit | None:
+    unit_id = _text(unit_id)
+    if not unit_id:
+        return None
+    try:
+        return plan.unit(unit_id)
+    except KeyError:
+        return None
+
+
+def _bank_unit(plan: Plan, unit_id: Any) -> Unit | None:
+    unit = _plan_unit(plan, unit_id)
+    return unit if unit is not None and unit.kind == "bank" else None
+
+
+def _category_rank(category: Any) -> int:
+    return BANK_CATEGORIES.index(category) if category in BANK_CATEGORIES else len(BANK_CATEGORIES)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cleaning: 主要指标
+
+
+def clean_bank_summary(raw: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """Resolve each 主要指标 row to its bank and check it.
+
+    Needs: `bank` (机构名称 as written) and the amount roles of `formats.BANK_SUMMARY` (any may be absent),
+    `file`, `sheet`, `row`, `unit_id` (the workbook's sender); optional `cycle`, `report_date`.
+    Adds: `bank_text` (the name as written), `bank_id`, `bank` (official name), `category`, `own_file` (the row
+    comes from the bank's own workbook).
+    Findings: a name that is no bank of the plan (row kept, bank_id null); 信用贷款余额 or 普惠型小微企业贷款余额
+    above 各项贷款余额; negative balances or counts; missing 年初/上年同期 figures; two rows for one bank in a
+    cycle (the bank's own file wins over a consolidated file, then the later 填报日期, then the later file name;
+    the other rows are dropped).
+    """
+    out: list[fd.Finding] = []
+    frame = _ensure(raw, ["bank", "file", "sheet", "row", "unit_id", *_AMOUNT_ROLES, *_COUNT_ROLES])
+    records = frame.to_dict("records")
+    ids, names, categories, own = [], [], [], []
+    for rec in records:
+        text = _text(rec.get("bank"))
+        unit = plan.find_unit(text) or plan.find_unit_in(text) if text else None
+        sender = _text(rec.get("unit_id"))
+        if text is None and _bank_unit(plan, sender):
+            unit = _bank_unit(plan, sender)
+            out.append(fd.info("bank_name_blank", f"机构名称为空，按报送单位认定为「{unit.name}」",
+                               **_place(rec, BANK_SUMMARY, "bank", unit.name)))
+        if unit is not None and unit.kind != "bank":
+            out.append(fd.error("summary_not_a_bank",
+                                f"机构名称「{text}」是「{unit.name}」，不是本计划的银行机构，该行不计入银行指标",
+                                **_place(rec, BANK_SUMMARY, "bank")))
+            unit = None
+        elif unit is None:
+            out.append(fd.error("bank_unknown",
+                                f"机构名称「{text or '空'}」与计划中的银行及其别名都不匹配，该行保留但不计入银行指标；"
+                                "如是新名称，请在计划文件中补充别名",
+                                **_place(rec, BANK_SUMMARY, "bank")))
+        if unit is not None and sender and sender != unit.id and _bank_unit(plan, sender):
+            out.append(fd.warning("summary_other_bank",
+                                  f"「{plan.unit_name(sender)}」的台账中填报了「{unit.name}」的主要指标",
+                                  **_place(rec, BANK_SUMMARY, "bank", unit.name)))
+        ids.append(unit.id if unit else None)
+        names.append(unit.name if unit else None)
+        categories.append(unit.category if unit else None)
+        own.append(bool(unit and sender == unit.id))
+        out.extend(_summary_value_findings(rec, unit.name if unit else None))
+
+    result = frame.assign(
+        bank_text=frame["bank"],
+        bank_id=pd.Series(ids, index=frame.index, dtype="object"),
+        bank=pd.Series(names, index=frame.index, dtype="object"),
+        category=pd.Series(categories, index=frame.index, dtype="object"),
+        own_file=pd.Series(own, index=frame.index, dtype="bool"),
+    )
+    result, dup_findings = _drop_duplicate_banks(result, plan)
+    out.extend(dup_findings)
+    return result.reset_index(drop=True), out
+
+
+def _summary_value_findings(rec: Mapping[str, Any], unit: str | None) -> list[fd.Finding]:
+    out = []
+    for role in (*_AMOUNT_ROLES, *_COUNT_ROLES):
+        value = _num(rec.get(role))
+        if value is not None and value < 0:
+            out.append(fd.error("negative_value", f"「{_header(BANK_SUMMARY, role)}」为负数（{value:,.2f}）",
+                                **_place(rec, BANK_SUMMARY, role, unit)))
+    total = _num(rec.get("total_loans"))
+    for role, label in (("credit_loans", "信用贷款余额"), ("sme_loans", "普惠型小微企业贷款余额")):
+        part = _num(rec.get(role))
+        if part is not None and total is not None and part > total:
+            out.append(fd.error("part_above_total",
+                                f"{label} {_amount(part)} 大于各项贷款余额 {_amount(total)}，数据不可能成立",
+                                **_place(rec, BANK_SUMMARY, role, unit)))
+    credit_start, total_start = _num(rec.get("credit_loans_year_start")), _num(rec.get("total_loans_year_start"))
+    if credit_start is not None and total_start is not None and credit_start > total_start:
+        out.append(fd.error("part_above_total",
+                            f"信用贷款年初余额 {_amount(credit_start)} 大于各项贷款年初余额 {_amount(total_start)}",
+                            **_place(rec, BANK_SUMMARY, "credit_loans_year_start", unit)))
+    missing = [role for role in _BASELINE_ROLES if _num(rec.get(role)) is None]
+    if missing:
+        what = "、".join(_header(BANK_SUMMARY, r) for r in missing)
+        uses = "、".join(dict.fromkeys(_BASELINE_ROLES[r] for r in missing))
+        out.append(fd.warning("baseline_missing", f"未填{what}，无法计算{uses}",
+                              **_place(rec, BANK_SUMMARY, missing[0], unit)))
+    return out
+
+
+def _preference(row: pd.Series) -> tuple:
+    """Which of two rows for one bank to keep (the larger wins): own file, later 填报日期, later file, later row."""
+    return (
+        bool(row["own_file"]),
+        _date(row.get("report_date")) or dt.date.min,
+        str(row["file"]),
+        _int(row["row"]) or 0,
+    )
+
+
+def _drop_duplicate_banks(frame: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    out: list[fd.Finding] = []
+    if not len(frame):
+        return frame, out
+    keys = ["cycle", "bank_id"] if "cycle" in frame.columns else ["bank_id"]
+    drop: list[Any] = []
+    known = frame[frame["bank_id"].notna()]
+    for _, group in known.groupby(keys, sort=False, dropna=False):
+        if len(group) < 2:
+            continue
+        order = sorted(group.index, key=lambda i: _preference(group.loc[i]))
+        keep, others = order[-1], order[:-1]
+        drop.extend(others)
+        kept = frame.loc[keep]
+        differing = [
+            _header(BANK_SUMMARY, role)
+            for role in (*_AMOUNT_ROLES, *_COUNT_ROLES, "transfer_pricing_bp")
+            if role in frame.columns
+            and any(_num(frame.at[i, role]) != _num(kept[role]) for i in others)
+        ]
+        listed = "；".join(
+            f"「{frame.at[i, 'file']}」第 {_int(frame.at[i, 'row'])} 行"
+            f"（{'本行报送' if frame.at[i, 'own_file'] else plan.unit_name(_text(frame.at[i, 'unit_id']) or '未知单位') + '汇总'}）"
+            for i in [keep, *others]
+        )
+        agree = f"，两处数据不一致：{'、'.join(differing)}" if differing else "，两处数据一致"
+        make = fd.warning if differing else fd.info   # 人行's consolidated table repeating the banks' own figures
+        out.append(make(
+            "duplicate_bank_row",
+            f"「{kept['bank']}」本期主要指标出现 {len(group)} 次：{listed}；采用第一处{agree}",
+            file=_text(kept["file"]), sheet=_text(kept["sheet"]), row=_int(kept["row"]), unit=kept["bank"]))
+    return frame.drop(index=drop), out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cleaning: 贷款明细, 首贷申请, 无贷户名单
+
+
+def _sender_bank(frame: pd.DataFrame, plan: Plan, fmt: SheetFormat, code: str,
+                 out: list[fd.Finding]) -> tuple[list, list, list]:
+    """bank_id/bank/category for each row from the workbook's sender; one finding per file that is not a bank's."""
+    ids, names, cats = [], [], []
+    reported: set[tuple[str | None, str | None]] = set()
+    for rec in frame.to_dict("records"):
+        sender = _text(rec.get("unit_id"))
+        unit = _bank_unit(plan, sender)
+        if unit is None and (rec.get("file"), sender) not in reported:
+            reported.add((rec.get("file"), sender))
+            who = f"报送单位「{plan.unit_name(sender)}」不是银行机构" if sender else "无法确定报送银行"
+            out.append(fd.error(code, f"{who}，{fmt.name}无法归属到银行（各行保留，只计入全市数）",
+                                file=_text(rec.get("file")), sheet=_text(rec.get("sheet")),
+                                unit=plan.unit_name(sender) if sender else None))
+        ids.append(unit.id if unit else None)
+        names.append(unit.name if unit else None)
+        cats.append(unit.category if unit else None)
+    return ids, names, cats
+
+
+def clean_loans(
+    raw: pd.DataFrame, plan: Plan, cycle: dt.date, previous: dt.date
+) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """Check one cycle's 贷款明细 rows and give each its bank, borrower key and county.
+
+    Needs: `borrower`, `borrower_id`, `loan_date`, `amount` and optionally `maturity_date`, `county`,
+    `guarantee_method`, `is_first_loan`, `is_renewal` (roles of `formats.LOANS`), plus `file`, `sheet`, `row`,
+    `unit_id`.
+    Adds: `bank_id`, `bank`, `category` (from the workbook's sender, which must be a bank), `borrower_key`,
+    `county_unit_id`, `county_name`, `in_window` (发放日期 in (previous, cycle]), `first_claim` (flagged
+    是否首贷户 = 是 and not a 无还本续贷 loan).
+    Findings (rows kept): sender not a bank; 发放日期 outside (previous, cycle]; 发放金额 ≤ 0; 到期日期 before
+    发放日期; a 无还本续贷 loan flagged as 首贷户; a 所属县区 that names no county of the plan; the same loan
+    (bank, borrower, date, amount) twice in the cycle.
+    """
+    out: list[fd.Finding] = []
+    frame = _ensure(raw, [
+        "borrower", "borrower_id", "loan_date", "maturity_date", "amount", "county", "is_first_loan", "is_renewal",
+        "file", "sheet", "row", "unit_id",
+    ])
+    ids, names, cats = _sender_bank(frame, plan, LOANS, "loans_sender_not_bank", out)
+    counties = _county_index(plan)
+    keys, county_ids, county_names, in_window, claims = [], [], [], [], []
+    seen: dict[tuple, Mapping[str, Any]] = {}
+    for rec, bank in zip(frame.to_dict("records"), names):
+        key = identity_key(rec.get("borrower_id"), rec.get("borrower"))
+        keys.append(key)
+        who = _who(rec.get("borrower"), rec.get("borrower_id"))
+        loan_date, maturity = _date(rec.get("loan_date")), _date(rec.get("maturity_date"))
+        inside = loan_date is not None and previous < loan_date <= cycle
+        in_window.append(inside)
+        if loan_date is not None and not inside:
+            out.append(fd.warning(
+                "loan_outside_cycle",
+                f"{who} 的发放日期 {loan_date} 不在本期报送范围（{previous} 之后至 {cycle}）内；"
+                "贷款明细只应填报上期报送日之后发放的贷款",
+                **_place(rec, LOANS, "loan_date", bank)))
+        amount = _num(rec.get("amount"))
+        if amount is not None and amount <= 0:
+            out.append(fd.error("loan_amount_not_positive", f"{who} 的发放金额为 {amount:,.4f} 万元，应大于 0",
+                                **_place(rec, LOANS, "amount", bank)))
+        if loan_date is not None and maturity is not None and maturity < loan_date:
+            out.append(fd.error("maturity_before_loan", f"{who} 的到期日期 {maturity} 早于发放日期 {loan_date}",
+                                **_place(rec, LOANS, "maturity_date", bank)))
+        first, renewal = _flag(rec.get("is_first_loan")), _flag(rec.get("is_renewal"))
+        if first and renewal:
+            out.append(fd.warning(
+                "renewal_claimed_first_loan",
+                f"{who} 的贷款为无还本续贷，却填报为首贷户；无还本续贷不是首贷，不计入首贷户数",
+                **_place(rec, LOANS, "is_first_loan", bank)))
+        claims.append(first and not renewal)
+        county = _find_county(plan, rec.get("county"), counties)
+        if county is None and _text(rec.get("county")):
+            out.append(fd.warning("county_unknown",
+                                  f"所属县区「{_text(rec.get('county'))}」不是本计划的县（区），该笔贷款不计入分县数",
+                                  **_place(rec, LOANS, "county", bank)))
+        county_ids.append(county.id if county else None)
+        county_names.append(_county_label(county) if county else None)
+        dup_key = (_text(rec.get("cycle")), _text(rec.get("unit_id")), key, loan_date, amount)
+        if key is not None and loan_date is not None and dup_key in seen:
+            first_rec = seen[dup_key]
+            out.append(fd.warning(
+                "duplicate_loan",
+                f"{who} 同日同额的贷款重复出现（另见「{first_rec.get('file')}」第 {_int(first_rec.get('row'))} 行）",
+                **_place(rec, LOANS, "borrower", bank)))
+        else:
+            seen[dup_key] = rec
+    result = frame.assign(
+        bank_id=pd.Series(ids, index=frame.index, dtype="object"),
+        bank=pd.Series(names, index=frame.index, dtype="object"),
+        category=pd.Series(cats, index=frame.index, dtype="object"),
+        borrower_key=pd.Series(keys, index=frame.index, dtype="object"),
+        county_unit_id=pd.Series(county_ids, index=frame.index, dtype="object"),
+        county_name=pd.Series(county_names, index=frame.index, dtype="object"),
+        in_window=pd.Series(in_window, index=frame.index, dtype="bool"),
+        first_claim=pd.Series(claims, index=frame.index, dtype="bool"),
+    )
+    return result.reset_index(drop=True), out
+
+
+def clean_applications(
+    raw: pd.DataFrame, plan: Plan, cycle: dt.date, previous: dt.date | None = None
+) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """Check one cycle's 首贷申请 rows and give each its bank and applicant key.
+
+    Needs: `applicant`, `applicant_id`, `applied_on`, `replied_on`, `result` (roles of `formats.APPLICATIONS`),
+    `file`, `sheet`, `row`, `unit_id`. `previous` is accepted for symmetry with `clean_loans`: the sheet lists
+    every open or recent application, so an application older than the previous cycle is normal.
+    Adds: `bank_id`, `bank`, `category`, `applicant_key`.
+    Findings (rows kept): sender not a bank; 回复日期 before 申请日期; 申请日期 or 回复日期 after the report date;
+    a result of 授信/拒绝 without a 回复日期.
+    """
+    out: list[fd.Finding] = []
+    frame = _ensure(raw, ["applicant", "applicant_id", "applied_on", "replied_on", "result", "file", "sheet", "row",
+                          "unit_id"])
+    ids, names, cats = _sender_bank(frame, plan, APPLICATIONS, "applications_sender_not_bank", out)
+    keys = []
+    for rec, bank in zip(frame.to_dict("records"), names):
+        keys.append(identity_key(rec.get("applicant_id"), rec.get("applicant")))
+        who = _who(rec.get("applicant"), rec.get("applicant_id"))
+        applied, replied = _date(rec.get("applied_on")), _date(rec.get("replied_on"))
+        if applied and replied and replied < applied:
+            out.append(fd.error("reply_before_application",
+                                f"{who} 的回复日期 {replied} 早于申请日期 {applied}",
+                                **_place(rec, APPLICATIONS, "replied_on", bank)))
+        for role, day in (("applied_on", applied), ("replied_on", replied)):
+            if day and day > cycle:
+                out.append(fd.error("date_after_report",
+                                    f"{who} 的{_header(APPLICATIONS, role)} {day} 晚于本期报送日 {cycle}",
+                                    **_place(rec, APPLICATIONS, role, bank)))
+        result = _text(rec.get("result"))
+        if result in ("授信", "拒绝") and replied is None:
+            out.append(fd.warning("decision_without_reply_date",
+                                  f"{who} 的办理结果为「{result}」，但未填回复日期，按未回复计算",
+                                  **_place(rec, APPLICATIONS, "replied_on", bank)))
+    result = frame.assign(
+        bank_id=pd.Series(ids, index=frame.index, dtype="object"),
+        bank=pd.Series(names, index=frame.index, dtype="object"),
+        category=pd.Series(cats, index=frame.index, dtype="object"),
+        applicant_key=pd.Series(keys, index=frame.index, dtype="object"),
+    )
+    return result.reset_index(drop=True), out
+
+
+def clean_noloan(raw: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """Give each 无贷户名单 row its county and household key.
+
+    Needs: `name`, `entity_id`, `county` (所属县区 text), `need` (roles of `formats.NOLOAN_LIST`), `file`, `sheet`,
+    `row`, `unit_id`.
+    Adds: `county_unit_id`, `county_name`, `entity_key`. The county is the sending county government's when the
+    workbook comes from one (it answers for its list), else the county the 所属县区 text names.
+    Findings (rows kept): no county can be found; 所属县区 names another county than the sender; negative
+    融资需求; a household listed twice in one county's list.
+    """
+    out: list[fd.Finding] = []
+    frame = _ensure(raw, ["name", "entity_id", "county", "need", "file", "sheet", "row", "unit_id"])
+    index = _county_index(plan)
+    ids, labels, keys = [], [], []
+    seen: dict[tuple, Mapping[str, Any]] = {}
+    for rec in frame.to_dict("records"):
+        sender = _plan_unit(plan, rec.get("unit_id"))
+        sender_county = sender if sender is not None and sender.kind == "county" else None
+        named = _find_county(plan, rec.get("county"), index)
+        county = sender_county or named
+        unit_name = sender.name if sender else None
+        who = _who(rec.get("name"), rec.get("entity_id"))
+        if county is None:
+            out.append(fd.warning(
+                "noloan_county_unknown",
+                f"无法确定 {who} 所属县区（所属县区「{_text(rec.get('county')) or '空'}」，报送单位"
+                f"「{unit_name or '未知'}」），不计入分县转化率",
+                **_place(rec, NOLOAN_LIST, "county", unit_name)))
+        elif sender_county is not None and named is not None and named.id != sender_county.id:
+            out.append(fd.warning(
+                "noloan_county_mismatch",
+                f"{who} 的所属县区为「{_county_label(named)}」，但名单由「{sender_county.name}」报送；按报送单位计入"
+                f"{_county_label(sender_county)}",
+                **_place(rec, NOLOAN_LIST, "county", unit_name)))
+        need = _num(rec.get("need"))
+        if need is not None and need < 0:
+            out.append(fd.error("negative_value", f"{who} 的融资需求为负数（{need:,.2f} 万元）",
+                                **_place(rec, NOLOAN_LIST, "need", unit_name)))
+        key = identity_key(rec.get("entity_id"), rec.get("name"))
+        dup = (_text(rec.get("cycle")), county.id if county else None, key)
+        if key is not None and dup in seen:
+            out.append(fd.info("noloan_listed_twice",
+                               f"{who} 在名单中重复出现（另见第 {_int(seen[dup].get('row'))} 行），按一户计算",
+                               **_place(rec, NOLOAN_LIST, "name", unit_name)))
+        else:
+            seen[dup] = rec
+        ids.append(county.id if county else None)
+        labels.append(_county_label(county) if county else None)
+        keys.append(key)
+    result = frame.assign(
+        county_unit_id=pd.Series(ids, index=frame.index, dtype="object"),
+        county_name=pd.Series(labels, index=frame.index, dtype="object"),
+        entity_key=pd.Series(keys, index=frame.index, dtype="object"),
+    )
+    return result.reset_index(drop=True), out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Year-to-date building blocks
+
+
+def _upto(frame: pd.DataFrame | None, cycle: dt.date, columns: Iterable[str]) -> pd.DataFrame:
+    """Rows of the cycles of `cycle`'s year up to `cycle`; `cycle` as ISO text. A frame without a `cycle`
+    column is taken as the current cycle's."""
+    frame = _ensure(frame, columns)
+    current = cycle.isoformat()
+    if "cycle" not in frame.columns:
+        return frame.assign(cycle=current)
+    texts = frame["cycle"].map(_cycle_text).astype("object")
+    keep = texts.map(lambda c: c is not None and c <= current and c[:4] == current[:4]).astype(bool)
+    return frame.assign(cycle=texts)[keep].reset_index(drop=True)
+
+
+_LOAN_COLUMNS = ["bank_id", "bank", "category", "borrower", "borrower_id", "borrower_key", "loan_date",
+                 "guarantee_method", "is_first_loan", "is_renewal", "first_claim", "county_unit_id", "county_name",
+                 "file", "sheet", "row"]
+_APPLICATION_COLUMNS = ["bank_id", "bank", "category", "applicant", "applicant_id", "applicant_key", "applied_on",
+                        "replied_on", "result", "file", "sheet", "row"]
+
+
+def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date) -> pd.DataFrame:
+    """Every 首贷 claim of the year up to `cycle` and whether it counts.
+
+    Needs the cleaned loans of each cycle with a `cycle` column (`clean_loans` output).
+    Returns one row per claim: `cycle`, `bank_id`, `bank`, `category`, `borrower_key`, `borrower`, `borrower_id`,
+    `loan_date`, `county_unit_id`, `county_name`, `file`, `sheet`, `row`, `valid` (not a renewal, no loan in an
+    earlier cycle), `reason` (null, ``renewal`` or ``earlier_cycle``), `earliest_cycle` (the borrower's first
+    cycle with any loan), `counted` (the borrower's first valid claim: earliest 发放日期, then cycle, then bank).
+    """
+    loans = _upto(loans_year, cycle, _LOAN_COLUMNS)
+    columns = ["cycle", *_LOAN_COLUMNS, "valid", "reason", "earliest_cycle", "counted"]
+    if not len(loans):
+        return pd.DataFrame(columns=columns)
+    first_claim = loans.apply(
+        lambda r: _flag(r["first_claim"]) if not _missing(r["first_claim"])
+        else _flag(r["is_first_loan"]) and not _flag(r["is_renewal"]), axis=1)
+    flagged = loans["is_first_loan"].map(_flag) | first_claim
+    earliest = loans[loans["borrower_key"].notna()].groupby("borrower_key")["cycle"].min().to_dict()
+    claims = loans[flagged & loans["borrower_key"].notna()].copy()
+    claims["earliest_cycle"] = claims["borrower_key"].map(earliest)
+    renewal = claims["is_renewal"].map(_flag)
+    earlier = claims["cycle"] > claims["earliest_cycle"]
+    claims["reason"] = [RENEWAL_NOT_FIRST if r else (EARLIER_CYCLE if e else None) for r, e in zip(renewal, earlier)]
+    claims["valid"] = claims["reason"].isna()
+    claims["_sort"] = [
+        (_date(d) or dt.date.max, c, str(b) if not _missing(b) else "\uffff", str(f), _int(r) or 0)
+        for d, c, b, f, r in zip(claims["loan_date"], claims["cycle"], claims["bank"], claims["file"], claims["row"])
+    ]
+    claims = claims.sort_values("_sort", kind="stable")
+    counted = pd.Series(False, index=claims.index)
+    valid = claims[claims["valid"]]
+    counted.loc[valid.drop_duplicates("borrower_key").index] = True
+    claims["counted"] = counted
+    return claims.drop(columns="_sort")[columns].reset_index(drop=True)
+
+
+def application_status(applications_year: pd.DataFrame, cycle: dt.date,
+                       workdays: int = DEFAULT_WORKDAYS) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """Each application of the year up to `cycle` once, with its reply deadline and whether it is due and in time.
+
+    Needs the cleaned 首贷申请 rows of each cycle with a `cycle` column (`clean_applications` output).
+    An application is (bank_id, applicant_key, applied_on); when it appears in several cycles its latest row
+    counts. Adds `deadline` (the `workdays`-th working day after 申请日期), `replied` , `due` (replied, or the
+    deadline is on or before the cycle date), `within` (replied on or before the deadline), `times_reported`.
+    A date the official calendar does not cover yields `deadline` null, the application is left out, and one
+    finding says so.
+    """
+    apps = _upto(applications_year, cycle, _APPLICATION_COLUMNS)
+    columns = ["cycle", *_APPLICATION_COLUMNS, "times_reported", "deadline", "replied", "due", "within"]
+    out: list[fd.Finding] = []
+    if not len(apps):
+        return pd.DataFrame(columns=columns), out
+    apps = apps.assign(applied_on=apps["applied_on"].map(_date), replied_on=apps["replied_on"].map(_date))
+    apps = apps[apps["applied_on"].notna() & apps["applicant_key"].notna()]
+    apps = apps.assign(_row=apps["row"].map(lambda r: _int(r) or 0), _bank=apps["bank_id"].fillna(""))
+    apps = apps.sort_values(["cycle", "file", "_row"], kind="stable")
+    keys = ["_bank", "applicant_key", "applied_on"]
+    times = apps.groupby(keys, sort=False)["cycle"].transform("nunique")
+    apps = apps.assign(times_reported=times).drop_duplicates(keys, keep="last")
+    deadlines: dict[dt.date, dt.date | None] = {}
+    unavailable: str | None = None
+    for day in sorted(set(apps["applied_on"])):
+        try:
+            deadlines[day] = add_workdays(day, workdays)
+        except CalendarUnavailable as exc:
+            deadlines[day] = None
+            unavailable = unavailable or str(exc)
+    if unavailable:
+        out.append(fd.error("calendar_unavailable", f"{unavailable}；相关申请未计入5个工作日内回复率"))
+    deadline = apps["applied_on"].map(deadlines)
+    replied = apps["replied_on"].notna()
+    due = [d is not None and (r or d <= cycle) for d, r in zip(deadline, replied)]
+    within = [bool(d is not None and r and rep <= d) for d, r, rep in zip(deadline, replied, apps["replied_on"])]
+    result = apps.assign(deadline=deadline, replied=replied, due=due, within=within)
+    return result[columns].reset_index(drop=True), out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Indicator rows
+
+
+def _row(indicator: str, scope: str, scope_id: str, value: float | None, basis: str, *,
+         numerator: float | None = None, denominator: float | None = None, bank_id: str | None = None,
+         category: str | None = None, order: int = 0, item: str | None = None,
+         baseline: float | None = None, baseline_text: str | None = None) -> dict[str, Any]:
+    return {
+        "indicator": indicator, "scope": scope, "scope_id": scope_id, "value": value, "basis": basis,
+        "numerator": numerator, "denominator": denominator, "unit": INDICATORS[indicator].unit,
+        "_bank_id": bank_id, "_category": category, "_order": order, "_item": item,
+        "_baseline": baseline, "_baseline_text": baseline_text,
+    }
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or den == 0:
+        return None
+    return num / den
+
+
+def _bank_order(plan: Plan) -> dict[str, int]:
+    return {u.id: i for i, u in enumerate(plan.units)}
+
+
+def _scopes_of_banks(plan: Plan, bank_ids: Iterable[str]) -> list[tuple[str, str, list[str], str | None, int]]:
+    """(scope, scope_id, member bank ids, bank_id, order) for the city, each category present, each bank."""
+    order = _bank_order(plan)
+    known = {u.id for u in plan.banks}
+    banks = sorted({b for b in bank_ids if b in known}, key=lambda b: order.get(b, 10**6))
+    out: list[tuple[str, str, list[str], str | None, int]] = [("city", CITY, banks, None, 0)]
+    by_category: dict[str, list[str]] = {}
+    for b in banks:
+        by_category.setdefault(plan.unit(b).category or "", []).append(b)
+    for cat in sorted(by_category, key=_category_rank):
+        out.append(("category", cat, by_category[cat], None, _category_rank(cat)))
+    for b in banks:
+        out.append(("bank", plan.unit(b).name, [b], b, order.get(b, 0)))
+    return out
+
+
+def _stock_rows(plan: Plan, summary_now: pd.DataFrame) -> list[dict[str, Any]]:
+    """credit_loan_share, inclusive_sme_loan_growth, renewal_without_repayment, transfer_pricing_discount_bp and
+    first_loan_households_reported from the current 主要指标 rows (one per bank)."""
+    rows: list[dict[str, Any]] = []
+    by_bank = {rec["bank_id"]: rec for rec in summary_now.to_dict("records") if _bank_unit(plan, rec["bank_id"])}
+    for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, by_bank):
+        category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
+        recs = [by_bank[b] for b in members]
+        many = scope != "bank"
+        prefix = f"{scope_id} {len(recs)} 家银行合计：" if many else ""
+
+        def summed(num_role: str, den_role: str) -> tuple[float | None, float | None, int, int]:
+            pairs = [(_num(r.get(num_role)), _num(r.get(den_role))) for r in recs]
+            pairs = [(n, d) for n, d in pairs if n is not None and d is not None]
+            if not pairs:
+                return None, None, 0, len(recs)
+            return sum(n for n, _ in pairs), sum(d for _, d in pairs), len(pairs), len(recs)
+
+        def left_out(used: int, total: int) -> str:
+            return f"（另有 {total - used} 家数据不全，未计入）" if many and used < total else ""
+
+        # credit_loan_share with the start-of-year share as its baseline
+        num, den, used, total = summed("credit_loans", "total_loans")
+        bnum, bden, bused, btotal = summed("credit_loans_year_start", "total_loans_year_start")
+        baseline = _ratio(bnum, bden)
+        if num is not None or baseline is not None:
+            basis = (f"{prefix}信用贷款余额 {_amount(num)} ÷ 各项贷款余额 {_amount(den)}{left_out(used, total)}"
+                     if num is not None else "缺少信用贷款余额或各项贷款余额")
+            base_text = (f"年初占比 {_share(baseline)}（信用贷款年初余额 {_amount(bnum)} ÷ 各项贷款年初余额 "
+                         f"{_amount(bden)}{left_out(bused, btotal)}）" if baseline is not None else None)
+            rows.append(_row("credit_loan_share", scope, scope_id, _ratio(num, den), basis, numerator=num,
+                             denominator=den, bank_id=bank_id, category=category, order=order, baseline=baseline,
+                             baseline_text=base_text))
+
+        # inclusive_sme_loan_growth: Σ balance ÷ Σ same period last year − 1
+        num, den, used, total = summed("sme_loans", "sme_loans_last_year")
+        if num is not None:
+            ratio = _ratio(num, den)
+            rows.append(_row(
+                "inclusive_sme_loan_growth", scope, scope_id, None if ratio is None else ratio - 1,
+                f"{prefix}普惠型小微企业贷款余额 {_amount(num)} ÷ 上年同期余额 {_amount(den)} − 1{left_out(used, total)}",
+                numerator=num, denominator=den, bank_id=bank_id, category=category, order=order))
+
+        # renewal_without_repayment and reported first-loan households: sums of reported figures
+        for indicator, role, fmt_value in (
+            ("renewal_without_repayment", "renewal_balance", _amount),
+            ("first_loan_households_reported", "first_loan_households_reported", _count),
+        ):
+            values = [_num(r.get(role)) for r in recs]
+            present = [v for v in values if v is not None]
+            if not present:
+                continue
+            value = sum(present)
+            label = _header(BANK_SUMMARY, role)
+            basis = (f"{scope_id} {len(present)} 家银行报送的{label}相加 {fmt_value(value)}"
+                     f"{left_out(len(present), len(values))}"
+                     if many else f"银行报送的{label} {fmt_value(value)}")
+            if indicator == "first_loan_households_reported" and many:
+                basis += "（跨行重复的首贷户会重复计算）"
+            rows.append(_row(indicator, scope, scope_id, value, basis, numerator=value, bank_id=bank_id,
+                             category=category, order=order))
+
+        # transfer pricing: reported per bank only (a rate: no sums, no averages)
+        if scope == "bank":
+            bp = _num(recs[0].get("transfer_pricing_bp"))
+            if bp is not None:
+                rows.append(_row("transfer_pricing_discount_bp", scope, scope_id, bp,
+                                 f"银行报送的小微企业内部转移定价优惠 {bp:g} BP", numerator=bp, bank_id=bank_id,
+                                 category=category, order=order))
+    return rows
+
+
+def _household_rows(plan: Plan, indicator: str, records: list[dict[str, Any]], banks: Iterable[str],
+                    describe: str, note: str) -> list[dict[str, Any]]:
+    """Distinct borrower counts per city, category, county and bank from (borrower_key, bank_id, category,
+    county_unit_id) records; every bank in `banks` gets a row (0 when it has none)."""
+    rows: list[dict[str, Any]] = []
+    bank_ids = set(banks) | {r["bank_id"] for r in records if r["bank_id"]}
+    for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, bank_ids):
+        if scope == "city":
+            keys = {r["borrower_key"] for r in records}
+        else:
+            keys = {r["borrower_key"] for r in records if r["bank_id"] in members}
+        category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
+        where = "全市" if scope == "city" else ("本类银行" if scope == "category" else "本行")
+        rows.append(_row(indicator, scope, scope_id, float(len(keys)), f"{where}{describe} {len(keys):,} 户（{note}）",
+                         numerator=float(len(keys)), bank_id=bank_id, category=category, order=order))
+        if scope == "city":
+            county_order = {u.id: i for i, u in enumerate(plan.units)}
+            counties = sorted({r["county_unit_id"] for r in records if r["county_unit_id"]},
+                              key=lambda c: county_order.get(c, 10**6))
+            for county_id in counties:
+                ckeys = {r["borrower_key"] for r in records if r["county_unit_id"] == county_id}
+                unit = plan.unit(county_id)
+                rows.append(_row(indicator, "county", _county_label(unit), float(len(ckeys)),
+                                 f"所属县区为{_county_label(unit)}的{describe} {len(ckeys):,} 户（{note}）",
+                                 numerator=float(len(ckeys)), order=county_order.get(county_id, 0)))
+    return rows
+
+
+def _first_loan_part(plan: Plan, cycle: dt.date, loans: pd.DataFrame, summary_now: pd.DataFrame,
+                     banks: Iterable[str]) -> tuple[list[dict[str, Any]], list[fd.Finding], dict[str, int]]:
+    claims = first_loan_claims(loans, cycle)
+    counted = claims[claims["counted"]] if len(claims) else claims
+    records = [
+        {"borrower_key": r["borrower_key"], "bank_id": _text(r["bank_id"]), "county_unit_id": _text(r["county_unit_id"])}
+        for r in counted.to_dict("records")
+    ]
+    rows = _household_rows(plan, "first_loan_households", records, banks, "首贷户",
+                           "当年贷款明细中是否首贷户=是的借款人，剔除无还本续贷和此前周期已有贷款的，跨行只计一次，"
+                           "计入最先发放的银行")
+    per_bank = {}
+    for r in records:
+        if r["bank_id"]:
+            per_bank[r["bank_id"]] = per_bank.get(r["bank_id"], 0) + 1
+
+    out: list[fd.Finding] = []
+    current = cycle.isoformat()
+    first_bank = {r["borrower_key"]: r for r in counted.to_dict("records")}
+    for rec in (claims[claims["cycle"] == current].to_dict("records") if len(claims) else []):
+        bank = _text(rec["bank"])
+        who = _who(rec["borrower"], rec["borrower_id"])
+        if rec["reason"] == EARLIER_CYCLE:
+            out.append(fd.warning(
+                "first_loan_had_earlier_loan",
+                f"{who} 在 {rec['earliest_cycle']} 周期的贷款明细中已有贷款，本期填报为首贷户不予认定",
+                **_place(rec, LOANS, "is_first_loan", bank)))
+        elif rec["valid"] and not rec["counted"]:
+            winner = first_bank.get(rec["borrower_key"])
+            if winner is not None and _text(winner["bank_id"]) != _text(rec["bank_id"]):
+                out.append(fd.info(
+                    "first_loan_claimed_twice",
+                    f"{who} 同时被「{_text(winner['bank']) or '未知银行'}」（{winner['cycle']} 周期，发放日期 "
+                    f"{_date(winner['loan_date']) or '未填'}）报为首贷户；全市只计一次，计入最先发放的银行",
+                    **_place(rec, LOANS, "is_first_loan", bank)))
+    for rec in summary_now.to_dict("records"):
+        reported = _int(rec.get("first_loan_households_reported"))
+        bank_id = rec["bank_id"]
+        derived = per_bank.get(bank_id, 0)
+        if reported is not None and reported != derived:
+            out.append(fd.warning(
+                "first_loan_count_differs",
+                f"报送首贷户数（当年累计）{reported:,} 户，按贷款明细认定 {derived:,} 户，相差 {reported - derived:+,} 户",
+                **_place(rec, BANK_SUMMARY, "first_loan_households_reported", _text(rec.get("bank")))))
+    return rows, out, per_bank
+
+
+def _credit_household_rows(plan: Plan, loans: pd.DataFrame, banks: Iterable[str]) -> list[dict[str, Any]]:
+    credit = loans[(loans["guarantee_method"] == "信用") & loans["borrower_key"].notna()] if len(loans) else loans
+    records = [
+        {"borrower_key": r["borrower_key"], "bank_id": _text(r["bank_id"]), "county_unit_id": _text(r["county_unit_id"])}
+        for r in credit.to_dict("records")
+    ]
+    return _household_rows(plan, "credit_loan_households", records, banks, "获得信用贷款的借款人",
+                           "当年贷款明细中担保方式为信用，按证件号码去重")
+
+
+def _conversion_rows(plan: Plan, noloan: pd.DataFrame, loans: pd.DataFrame) -> list[dict[str, Any]]:
+    listed = noloan[noloan["entity_key"].notna()] if len(noloan) else noloan
+    if not len(listed):
+        return []
+    borrowed = set(loans["borrower_key"].dropna()) if len(loans) else set()
+    rows = []
+    city_keys = set(listed["entity_key"])
+    got = city_keys & borrowed
+    rows.append(_row("noloan_conversion_rate", "city", CITY, _ratio(len(got), len(city_keys)),
+                     f"全市名单内当年获得贷款的 {len(got):,} 户 ÷ 名单内 {len(city_keys):,} 户",
+                     numerator=float(len(got)), denominator=float(len(city_keys))))
+    order = {u.id: i for i, u in enumerate(plan.units)}
+    for county_id in sorted(set(listed["county_unit_id"].dropna()), key=lambda c: order.get(c, 10**6)):
+        keys = set(listed.loc[listed["county_unit_id"] == county_id, "entity_key"])
+        got = keys & borrowed
+        label = _county_label(plan.unit(county_id))
+        rows.append(_row("noloan_conversion_rate", "county", label, _ratio(len(got), len(keys)),
+                         f"{label}名单内当年获得贷款的 {len(got):,} 户 ÷ 名单内 {len(keys):,} 户",
+                         numerator=float(len(got)), denominator=float(len(keys)), order=order.get(county_id, 0)))
+    return rows
+
+
+def _reply_rows(plan: Plan, apps: pd.DataFrame, workdays: int) -> list[dict[str, Any]]:
+    if not len(apps):
+        return []
+    rows = []
+    due = apps[apps["due"]]
+    banks = {b for b in apps["bank_id"].dropna()}
+    for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, banks):
+        part = due if scope == "city" else due[due["bank_id"].isin(members)]
+        n_due, n_within = len(part), int(part["within"].sum()) if len(part) else 0
+        pending = len(apps) - len(due) if scope == "city" else int(
+            (~apps.loc[apps["bank_id"].isin(members), "due"]).sum())
+        category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
+        rows.append(_row(
+            "reply_within_5_workdays_rate", scope, scope_id, _ratio(n_within, n_due),
+            f"{workdays}个工作日内回复 {n_within:,} 笔 ÷ 应回复 {n_due:,} 笔（另有 {pending:,} 笔未回复且未到期）",
+            numerator=float(n_within), denominator=float(n_due), bank_id=bank_id, category=category, order=order))
+    return rows
+
+
+def _plan_rows(plan: Plan, summary_now: pd.DataFrame, first_per_bank: dict[str, int], banks: set[str],
+               out: list[fd.Finding]) -> list[dict[str, Any]]:
+    by_bank = {rec["bank_id"]: rec for rec in summary_now.to_dict("records")}
+    order = _bank_order(plan)
+    items: dict[str, list[tuple[str, float, float | None, str]]] = {}
+    for bp in plan.bank_plans:
+        bank_id, item, annual = bp.get("bank"), bp.get("indicator"), _num(bp.get("annual"))
+        if item not in BANK_PLAN_ITEMS:
+            out.append(fd.info("bank_plan_unsupported", f"银行计划指标「{item}」暂不支持计算完成率",
+                               unit=plan.unit_name(bank_id)))
+            continue
+        if bank_id not in banks:
+            continue   # no 主要指标 row and no 贷款明细 from this bank this year: a missing ledger, not a 0
+        if item == "inclusive_sme_loan_balance_increase":
+            rec = by_bank.get(bank_id, {})
+            now, start = _num(rec.get("sme_loans")), _num(rec.get("sme_loans_year_start"))
+            done = None if now is None or start is None else now - start
+            how = (f"普惠型小微企业贷款余额 {_amount(now)} − 年初余额 {_amount(start)} = 增量 {_amount(done)}"
+                   if done is not None else "本期缺少普惠型小微企业贷款余额或年初余额")
+            how += f" ÷ 年度计划增量 {_amount(annual)}"
+        else:
+            done = float(first_per_bank.get(bank_id, 0)) if bank_id in banks else None
+            reported = _int(by_bank.get(bank_id, {}).get("first_loan_households_reported"))
+            how = (f"按贷款明细认定的首贷户 {_count(done)} ÷ 年度计划 {_count(annual)}"
+                   + (f"（银行报送 {reported:,} 户）" if reported is not None else ""))
+        items.setdefault(item, []).append((bank_id, annual, done, how))
+    rows = []
+    for item, entries in items.items():
+        label = BANK_PLAN_ITEMS[item]
+        fmt_value = _amount if item == "inclusive_sme_loan_balance_increase" else _count
+        for bank_id, annual, done, how in entries:
+            unit = plan.unit(bank_id)
+            rows.append(_row("plan_completion_rate", "bank", unit.name, _ratio(done, annual), f"{label}：{how}",
+                             numerator=done, denominator=annual, bank_id=bank_id, category=unit.category,
+                             order=order.get(bank_id, 0), item=item))
+        scopes: list[tuple[str, str, list]] = [("city", CITY, entries)]
+        for cat in sorted({plan.unit(e[0]).category for e in entries}, key=_category_rank):
+            scopes.append(("category", cat, [e for e in entries if plan.unit(e[0]).category == cat]))
+        for scope, scope_id, members in scopes:
+            usable = [(a, d) for _, a, d, _ in members if a is not None and d is not None]
+            if not usable:
+                continue
+            done, annual = sum(d for _, d in usable), sum(a for a, _ in usable)
+            missing = len(members) - len(usable)
+            note = f"（另有 {missing} 家缺数据，未计入）" if missing else ""
+            rows.append(_row("plan_completion_rate", scope, scope_id, _ratio(done, annual),
+                             f"{label}：{len(usable)} 家银行完成 {fmt_value(done)} ÷ 年度计划合计 {fmt_value(annual)}{note}",
+                             numerator=done, denominator=annual, category=scope_id if scope == "category" else None,
+                             order=0 if scope == "city" else _category_rank(scope_id), item=item))
+    return rows
+
+
+def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None, loans_year: pd.DataFrame | None,
+                    applications_year: pd.DataFrame | None, noloan_year: pd.DataFrame | None,
+                    workdays: int) -> tuple[list[dict[str, Any]], list[fd.Finding]]:
+    out: list[fd.Finding] = []
+    summary = _upto(summary_year, cycle, ["bank_id", "bank", *_AMOUNT_ROLES, *_COUNT_ROLES, "transfer_pricing_bp",
+                                          "file", "sheet", "row"])
+    summary_now = summary[(summary["cycle"] == cycle.isoformat()) & summary["bank_id"].notna()]
+    summary_now = summary_now.drop_duplicates("bank_id", keep="last")
+    loans = _upto(loans_year, cycle, _LOAN_COLUMNS)
+    noloan = _upto(noloan_year, cycle, ["county_unit_id", "entity_key"])
+
+    banks = set(summary_now["bank_id"]) | set(loans["bank_id"].dropna())
+    rows = _stock_rows(plan, summary_now)
+    first_per_bank: dict[str, int] = {}
+    if len(loans):   # without any 贷款明细 this year there is nothing to count, not zero households
+        rows += _credit_household_rows(plan, loans, banks)
+        first_rows, first_findings, first_per_bank = _first_loan_part(plan, cycle, loans, summary_now, banks)
+        rows += first_rows
+        out += first_findings
+    rows += _conversion_rows(plan, noloan, loans)
+    apps, app_findings = application_status(applications_year, cycle, workdays)
+    out += app_findings
+    rows += _reply_rows(plan, apps, workdays)
+    rows += _plan_rows(plan, summary_now, first_per_bank, banks, out)
+    return rows, out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Targets and status
+
+
+def status_for(value: float | None, target: float | None, comparator: str = ">=", points: bool = False) -> str | None:
+    """The status light of `value` against `target` (see the module docstring). `points`: measure the shortfall
+    in percentage points of a fraction (时序进度) rather than relative to the target."""
+    if value is None or target is None or _missing(value) or _missing(target) or comparator == "info":
+        return None
+    if comparator in ("<=", "<"):
+        met = value < target if comparator == "<" else value <= target
+        gap = value - target
+    else:
+        strict = comparator in (">", "above_baseline", "above_scope", "rising")
+        met = value > target if strict else value >= target
+        gap = target - value
+    if met:
+        return "green"
+    gap = max(gap, 0.0)
+    if points:
+        short = gap * 100
+        bands = (10, 30)
+    else:
+        if target == 0:
+            return "red" if gap > 0 else "yellow"
+        short = gap / abs(target)
+        bands = (0.10, 0.30)
+    short = round(short, 9)   # 0.30 − 0.27 is 0.0299999…: exactly 10% short must be orange
+    if short < bands[0]:
+        return "yellow"
+    if short <= bands[1]:
+        return "orange"
+    return "red"
+
+
+def _scope_rank(target: Mapping[str, Any], row: Mapping[str, Any]) -> int | None:
+    """How specifically a target's scope names this row (higher wins); None when it does not apply."""
+    if target.get("plan_indicators") and row.get("_item") and row["_item"] not in target["plan_indicators"]:
+        return None
+    scope = target.get("scope")
+    if scope is None or scope == "city" or scope == CITY:
+        return 2 if row["scope"] == "city" else None
+    if isinstance(scope, str):
+        return None
+    if not isinstance(scope, Mapping):
+        return None
+    if "unit" in scope:
+        return 5 if row["scope"] == "bank" and row["_bank_id"] == scope["unit"] else None
+    if "county" in scope:
+        return 5 if row["scope"] == "county" and row["scope_id"] == scope["county"] else None
+    kind = scope.get("kind")
+    if kind not in (None, "bank", "county"):
+        return None
+    if kind == "county":
+        return 2 if row["scope"] == "county" else None
+    if "category" in scope:
+        if row["scope"] == "category" and row["scope_id"] == scope["category"]:
+            return 4
+        if row["scope"] == "bank" and row["_category"] == scope["category"] and scope.get("per_unit", True):
+            return 3
+        return None
+    if kind == "bank":
+        if row["scope"] == "bank":
+            return 2
+        if row["scope"] in ("category", "city"):
+            return 1
+    return None
+
+
+def _scope_text(scope: Any) -> str:
+    if scope is None or scope == "city":
+        return CITY
+    if isinstance(scope, Mapping):
+        return str(scope.get("category") or scope.get("county") or scope.get("unit") or scope.get("kind"))
+    return str(scope)
+
+
+def _find_value(rows: list[dict[str, Any]], indicator: str, scope: Any, item: str | None = None) -> dict | None:
+    for row in rows:
+        if row["indicator"] != indicator or row["_item"] != item:
+            continue
+        if (scope is None or scope == "city") and row["scope"] == "city":
+            return row
+        if isinstance(scope, Mapping):
+            if "category" in scope and row["scope"] == "category" and row["scope_id"] == scope["category"]:
+                return row
+            if "unit" in scope and row["scope"] == "bank" and row["_bank_id"] == scope["unit"]:
+                return row
+            if "county" in scope and row["scope"] == "county" and row["scope_id"] == scope["county"]:
+                return row
+    return None
+
+
+def _target_of(target: Mapping[str, Any], row: dict[str, Any], rows: list[dict[str, Any]], cycle: dt.date,
+               previous: dict[tuple, dict[str, Any]] | None, previous_cycle: str | None) -> tuple[float | None, str]:
+    """The target value for a row and a Chinese line saying what it is."""
+    comparator = target.get("comparator", ">=")
+    qualifier = target.get("qualifier") or ""
+    fmt = _share if row["unit"] == "比例" else (
+        _amount if row["unit"] == "万元" else (lambda v: "—" if v is None else f"{v:g} {row['unit']}"))
+    words = {">=": "不低于", ">": "高于", "<=": "不高于", "<": "低于"}
+    if comparator in words:
+        if target.get("threshold_rule") == "elapsed_share":
+            value = elapsed_share(cycle)
+            return value, f"目标：{qualifier}{words[comparator]}时序进度 {_share(value)}（截至 {cycle}）"
+        value = _num(target.get("threshold"))
+        return value, (f"目标：{qualifier}{words[comparator]} {fmt(value)}" if value is not None else "目标：未设阈值")
+    if comparator == "above_baseline":
+        if target.get("baseline") == "previous_cycle":
+            prev = (previous or {}).get(_row_key(row))
+            value = prev["value"] if prev else None
+            return value, f"目标：高于上期（{previous_cycle}）{fmt(value)}" if value is not None else "目标：上期无数据"
+        value = row.get("_baseline")
+        return value, (f"目标：高于{row['_baseline_text']}" if value is not None else "目标：高于年初，但缺少年初数据")
+    if comparator == "above_scope":
+        other = _find_value(rows, row["indicator"], target.get("compare_to"), row["_item"])
+        value = other["value"] if other else None
+        name = _scope_text(target.get("compare_to"))
+        return value, (f"目标：{qualifier}高于{name} {fmt(value)}" if value is not None else f"目标：高于{name}，但其无数据")
+    if comparator == "rising":
+        prev = (previous or {}).get(_row_key(row))
+        value = prev["value"] if prev else None
+        return value, (f"目标：高于上期（{previous_cycle}）{fmt(value)}" if value is not None
+                       else "目标：持续增加（本年无上期数据可比）")
+    return None, ""
+
+
+def _row_key(row: Mapping[str, Any]) -> tuple:
+    return row["indicator"], row["scope"], row["scope_id"], row["_item"]
+
+
+def _apply_targets(plan: Plan, rows: list[dict[str, Any]], cycle: dt.date,
+                   previous: dict[tuple, dict[str, Any]] | None, previous_cycle: str | None) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        candidates = []
+        for position, target in enumerate(plan.targets_for(row["indicator"])):
+            start = _date(target.get("from"))
+            if start and cycle < start:
+                continue
+            rank = _scope_rank(target, row)
+            if rank is not None:
+                candidates.append((-rank, position, target))
+        value, status, note = None, None, ""
+        if candidates:
+            target = min(candidates, key=lambda c: c[:2])[2]
+            comparator = target.get("comparator", ">=")
+            if comparator != "info":
+                value, note = _target_of(target, row, rows, cycle, previous, previous_cycle)
+                points = target.get("threshold_rule") == "elapsed_share" or row["indicator"] == "plan_completion_rate"
+                status = status_for(row["value"], value, comparator, points=points)
+        basis = row["basis"] if not note else f"{row['basis']}；{note}"
+        out.append({**row, "target": value, "status": status, "basis": basis})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public: indicators
+
+
+def _all_cycles(*frames: pd.DataFrame | None) -> list[str]:
+    cycles: set[str] = set()
+    for frame in frames:
+        if frame is not None and "cycle" in frame.columns:
+            cycles |= {c for c in frame["cycle"].map(_cycle_text) if c}
+    return sorted(cycles)
+
+
+def lending_indicators(
+    plan: Plan,
+    cycle: dt.date,
+    summary_year: pd.DataFrame | None,
+    loans_year: pd.DataFrame | None,
+    applications_year: pd.DataFrame | None,
+    noloan_year: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, list[fd.Finding]]:
+    """The lending indicators of `cycle`, each per scope with its target and status.
+
+    Needs the cleaned tables of every cycle of the year so far, each with a `cycle` column (ISO text):
+    `summary_year` (`clean_bank_summary`: bank_id and the 主要指标 roles), `loans_year` (`clean_loans`),
+    `applications_year` (`clean_applications`), `noloan_year` (`clean_noloan`). Any may be None or empty.
+    Rows of later cycles or other years are ignored.
+    Returns the frame with `INDICATOR_COLUMNS` (indicator, scope, scope_id, value, target, status, basis,
+    numerator, denominator, unit, cycle) and findings about this cycle's rows: first-loan claims of borrowers
+    with a loan in an earlier cycle, claims already counted for another bank, banks whose 首贷户数（当年累计）
+    differs from the loans, and dates the official calendar does not cover.
+    """
+    reply_targets = plan.targets_for("reply_within_5_workdays_rate")
+    workdays = int(next((t["workdays"] for t in reply_targets if t.get("workdays")), DEFAULT_WORKDAYS))
+    rows, out = _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, workdays)
+
+    previous, previous_cycle = None, None
+    if any(t.get("comparator") == "rising" or t.get("baseline") == "previous_cycle" for t in plan.targets):
+        earlier = [c for c in _all_cycles(summary_year, loans_year, applications_year, noloan_year)
+                   if c < cycle.isoformat() and c[:4] == cycle.isoformat()[:4]]
+        if earlier:
+            previous_cycle = earlier[-1]
+            prev_rows, _ = _indicator_rows(plan, dt.date.fromisoformat(previous_cycle), summary_year, loans_year,
+                                           applications_year, noloan_year, workdays)
+            previous = {_row_key(r): r for r in prev_rows}
+
+    rows = _apply_targets(plan, rows, cycle, previous, previous_cycle)
+    frame = pd.DataFrame(rows, columns=[*INDICATOR_COLUMNS, "_order", "_item"]) if rows else pd.DataFrame(
+        columns=[*INDICATOR_COLUMNS, "_order", "_item"])
+    indicator_order = {k: i for i, k in enumerate(INDICATORS)}
+    item_order = {k: i for i, k in enumerate(BANK_PLAN_ITEMS)}
+    frame = frame.assign(
+        cycle=cycle.isoformat(),
+        _i=frame["indicator"].map(indicator_order),
+        _s=frame["scope"].map(_SCOPE_ORDER),
+        _item=frame["_item"].map(lambda i: item_order.get(i, -1)),
+    ).sort_values(["_i", "_item", "_s", "_order", "scope_id"], kind="stable")
+    frame = frame[INDICATOR_COLUMNS].reset_index(drop=True)
+    for col in ("value", "target", "numerator", "denominator"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame["status"] = frame["status"].astype("object").where(frame["status"].notna(), None)
+    return frame, out
+
+
+def first_loan_differences(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Per bank: the banks' own 首贷户数（当年累计） beside the count derived from 贷款明细.
+
+    Needs the `lending_indicators` frame. Returns `bank`, `reported`, `derived`, `difference` (reported −
+    derived; null when either is missing), one row per bank with either figure, in the indicators' order.
+    """
+    columns = ["bank", "reported", "derived", "difference"]
+    if indicators is None or not len(indicators):
+        return pd.DataFrame(columns=columns)
+    banks = indicators[indicators["scope"] == "bank"]
+    derived = banks[banks["indicator"] == "first_loan_households"].set_index("scope_id")["value"]
+    reported = banks[banks["indicator"] == "first_loan_households_reported"].set_index("scope_id")["value"]
+    names = list(dict.fromkeys([*derived.index, *reported.index]))
+    frame = pd.DataFrame({
+        "bank": names,
+        "reported": [reported.get(n) for n in names],
+        "derived": [derived.get(n) for n in names],
+    })
+    frame["reported"] = pd.to_numeric(frame["reported"], errors="coerce").astype("Int64")
+    frame["derived"] = pd.to_numeric(frame["derived"], errors="coerce").astype("Int64")
+    frame["difference"] = frame["reported"] - frame["derived"]
+    return frame
