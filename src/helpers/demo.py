@@ -575,48 +575,53 @@ class _Generator:
         rng.shuffle(pool)
         take = _Taker(pool)
 
-        # Who misses which cycle, who sends late, twice, in a sub-folder.
+        # Who misses which cycle, sends twice, sends late into a sub-folder, edits a text, … (distinct units).
         missing: dict[str, set[int]] = {}
         for idx in (1, 4):
-            if idx < n:
-                missing.setdefault(take.one().id, set()).add(idx)
-        if n >= 4:
-            missing.setdefault(take.one().id, set()).update({2, 3})
+            unit = take.one()
+            if unit is not None and idx < n:
+                missing.setdefault(unit.id, set()).add(idx)
+        unit = take.one()
+        if unit is not None and n >= 4:
+            missing.setdefault(unit.id, set()).update({2, 3})
         duplicate = (take.one(), min(3, n - 1))
         supplement = (take.one(), min(2, n - 1))
+        edited = [(take.one(), idx) for idx in (1, 3, 5) if idx < n]
+        wrong_no = (take.one(lambda u: sum(len(ts) for _, ts in own[u.id]) >= 3), min(2, n - 1))
+        missing_status = (take.one(), min(4, n - 1))
         styles = {u.id: self.task_style(u) for u in units}
         content_only = take.one()
         if content_only is not None:
             styles[content_only.id].no_unit_line = True
             styles[content_only.id].generic_name = True
-            styles[content_only.id].title_lines = 1
-            styles[content_only.id].title_newline = False
         generic = take.one()
         if generic is not None:
             styles[generic.id].generic_name = True
-        sheets_unit = take.one(lambda u: len(own[u.id]) >= 2)
+        # Cosmetic oddities may share a unit with the ones above.
+        cosmetic = [u for u in units if u is not content_only]
+        rng.shuffle(cosmetic)
+        look = _Taker(cosmetic)
+        sheets_unit = look.one(lambda u: len(own[u.id]) >= 2)
         if sheets_unit is not None:
             styles[sheets_unit.id].generic_sheets = True
-        reorder_unit = take.one()
+        reorder_unit = look.one()
         if reorder_unit is not None:
             styles[reorder_unit.id].reorder = True
-        for u in take.many(2):
+        for u in look.many(2):
             styles[u.id].extra = "blank"
-        for u in take.many(3):
+        for u in look.many(3):
             styles[u.id].extra = "remark"
-        for u in take.many(3):
-            styles[u.id].blank_rows = True
-        for u in take.many(5):
-            styles[u.id].note_row = True
-        for u in take.many(4):
-            styles[u.id].synonyms = True
-        for u, lines in zip(take.many(5), (2, 2, 2, 3, 3)):
+        for u, lines in zip(look.many(5), (2, 2, 2, 3, 3)):
             styles[u.id].title_lines = lines
-        for u in take.many(1):
+        for u in look.many(1):
             styles[u.id].title_newline = True
-        edited = [(take.one(), idx) for idx in (1, 3, 5) if idx < n]
-        wrong_no = (take.one(lambda u: sum(len(ts) for _, ts in own[u.id]) >= 3), min(2, n - 1))
-        missing_status = (take.one(), min(4, n - 1))
+        look = _Taker(cosmetic[::-1])
+        for u in look.many(3):
+            styles[u.id].blank_rows = True
+        for u in look.many(5):
+            styles[u.id].note_row = True
+        for u in look.many(4):
+            styles[u.id].synonyms = True
         longest = max(units, key=lambda u: max((len(ts) for _, ts in own[u.id]), default=0))
         repeated_header = (longest, min(4, n - 1))
 
@@ -809,6 +814,7 @@ class _Generator:
         if u.kind == "county":
             who = "我县" if "县" in u.name else "我区" if "区" in u.name else "我市"
         if status == "已完成":
+            fact = re.sub(r"，?正在[^，；。]*", "", fact)
             return rng.choice((f"已完成。{fact}。", f"该项任务已完成，{fact}。", f"已完成，{who}{fact}。"))
         if status == "滞后":
             return rng.choice((
@@ -837,11 +843,12 @@ class _Generator:
 
     def task_file_name(self, u: Unit, cycle: dt.date, style: _TaskStyle) -> str:
         m, d, mmdd, a = cycle.month, cycle.day, cycle.strftime("%m%d"), style.file_alias
+        lists = "和".join(lst.name for lst in self.plan.lists)
         if style.generic_name:
             return "新建 XLSX 工作表" if style.no_unit_line else f"双周进展台账{mmdd}"
         patterns = (
             f"{a}{m}.{d}台账", f"{a}{m}.{d}台账(1)", f"{a}-双周台账-{mmdd}", f"{a} 进展情况",
-            f"{u.name}抓落实清单进展情况（{m}月{d}日）", f"附件2-3 {a}全面清单和重点清单{mmdd}", f"{m}.{d}{a}",
+            f"{u.name}抓落实清单进展情况（{m}月{d}日）", f"附件 {a}{lists}{mmdd}", f"{m}.{d}{a}",
         )
         return patterns[style.file_pattern % len(patterns)]
 

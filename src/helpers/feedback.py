@@ -53,6 +53,9 @@ LIGHT_MEANINGS = {
     "green": "正常推进或已完成",
     "grey": "持续推进，无时间节点",
 }
+# Narrower plan columns and a wide progress column: about 170 character units, ~85% on A4 landscape.
+CONSOLIDATED_WIDTHS = {"no": 5, "group": 10, "text": 30, "deadline": 14, "actions": 20, "goal": 16, "progress": 50,
+                       "_status": 26, "lead": 14, "units": 20}
 _WORST_ORDER = {"red": 0, "orange": 1, "yellow": 2, "green": 3, "grey": 4}
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{14,17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -139,7 +142,7 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     ncols = len(headers)
     widths: dict[int, float] = {}
     for col, role in enumerate([*roles, "_status"], start=1):
-        width = {"progress": 60, "_status": 30, "text": 36}.get(role, ROLE_WIDTHS.get(role, 18))
+        width = CONSOLIDATED_WIDTHS.get(role, ROLE_WIDTHS.get(role, 18))
         widths[col] = width
         ws.column_dimensions[get_column_letter(col)].width = width
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 import pandas as pd
@@ -18,7 +19,7 @@ from . import findings as fd
 from .formats import BANK_SUMMARY, GUARANTEE_SUMMARY, LEDGER_KIND_LABELS, all_formats
 from .plan import Plan, Unit
 from .sources import Sheet, Workbook
-from .tables import SheetFormat, Table, header_score, read_table, sheet_name_matches
+from .tables import SheetFormat, Table, header_rows, header_score, read_table, sheet_name_matches
 from .values import ValueProblem, clean_text, parse_date, similarity, text_key
 
 TEXT_MATCH_EDITED = 0.6   # below this a row's text is not the plan task's text at all
@@ -60,8 +61,9 @@ class CycleLedgers:
 def _choose_format(sheet: Sheet, formats: Iterable[SheetFormat]) -> tuple[SheetFormat | None, tuple[int, dict]]:
     """The format whose header this sheet carries; sheet names break ties (全面清单 vs 重点清单 share columns)."""
     scored = []
+    rows = header_rows(sheet)
     for fmt in formats:
-        score, row, roles = header_score(sheet, fmt)
+        score, row, roles = header_score(sheet, fmt, rows)
         if score >= fmt.min_match and all(c.role in roles for c in fmt.required):
             scored.append((score, sheet_name_matches(sheet, fmt), fmt, (row, roles)))
     if not scored:
@@ -194,7 +196,7 @@ def match_tasks(
     and flagged; a row that matches no task is kept with task_no missing and flagged."""
     out: list[fd.Finding] = []
     tasks = plan.task_list(list_name).tasks
-    keys = {t.no: text_key(t.text) for t in tasks}
+    keys = _task_keys(plan, list_name)
     by_no = {t.no: t for t in tasks}
     unit_name = unit.name if unit else None
     place = {"file": file, "sheet": sheet, "unit": unit_name}
@@ -255,6 +257,12 @@ def match_tasks(
         )
     result = pd.DataFrame(rows, columns=[c for c in PROGRESS_COLUMNS if c != "report_date"])
     return result.astype({"task_no": "Int64", "row": "Int64"}), out
+
+
+@lru_cache(maxsize=64)
+def _task_keys(plan: Plan, list_name: str) -> dict[int, str]:
+    """Matching keys of a list's task texts, computed once per plan and list."""
+    return {t.no: text_key(t.text) for t in plan.task_list(list_name).tasks}
 
 
 def _task_no(raw: Any) -> int | None:

@@ -102,7 +102,7 @@ class Measure:
     units: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity, so per-plan caches can key on it
 class Plan:
     id: str
     title: str

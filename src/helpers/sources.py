@@ -38,11 +38,12 @@ import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from array import array
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import python_calamine
 
@@ -257,8 +258,13 @@ def _cell_findings(notes: _SheetNotes, rows: list[tuple[int, tuple]], place: dic
                            row=hidden[0], **place))
     if notes.hidden_cols and rows:
         width = max(len(cells) for _, cells in rows)
-        cols = sorted({c for lo, hi in notes.hidden_cols for c in range(lo, min(hi, width) + 1)
-                       if any(c <= len(cells) and cells[c - 1] is not None for _, cells in rows)})
+        wanted = {c for lo, hi in notes.hidden_cols for c in range(max(lo, 1), min(hi, width) + 1)}
+        found: set[int] = set()
+        for _, cells in rows:
+            found.update(c for c in wanted.difference(found) if c <= len(cells) and cells[c - 1] is not None)
+            if len(found) == len(wanted):
+                break
+        cols = sorted(found)
         if cols:
             shown = "、".join(column_letters(c) for c in cols[:10]) + ("……" if len(cols) > 10 else "")
             out.append(fd.info("hidden_columns", f"工作表中有 {len(cols)} 列被隐藏（{shown} 列），已照常读取", **place))
@@ -334,7 +340,7 @@ def _open_package(zf: zipfile.ZipFile) -> _Package:
                                 f"工作簿解压后有 {declared / 2**30:.1f} GiB，超过 {MAX_UNCOMPRESSED_BYTES // 2**30} GiB 上限，未读取"))
     members = {i.filename.replace("\\", "/").lower(): i for i in infos}
     workbook_part = None
-    for _, (typ, target) in _rels(zf, members, "").items():
+    for typ, target in _rels(zf, members, "").values():
         if typ == "officeDocument":
             workbook_part = target
     if workbook_part is None or workbook_part.lower() not in members:
@@ -410,7 +416,7 @@ def _compiled_patterns(prefix: bytes, max_columns: int) -> dict[str, Any]:
         # cells right of the last column read: (letters, row, "/" when self-closing)
         "far": re.compile(rb"<" + p + rb"c r=\"(?!" + near + rb"[0-9])([A-Z]{1,3})([0-9]+)\"[^>]*?(/?)>"),
         "far_cell": re.compile(rb"<" + p + rb"c r=\"(?!" + near + rb"[0-9])[A-Z]{1,3}[0-9]+\"[^>]*?(?:/>|>.*?</" + p + rb"c>)",
-                               re.S),
+                               re.DOTALL),
         "hidden_row": re.compile(rb"<" + p + rb"row\b([^>]*?\bhidden=[\"'](?:1|true)[\"'][^>]*)>"),
         "hidden_col": re.compile(rb"<" + p + rb"col\b([^>]*?\bhidden=[\"'](?:1|true)[\"'][^>]*)>"),
         "merge": re.compile(rb"<" + p + rb"mergeCell\b[^>]*?\bref=[\"']([^\"']+)[\"']"),
@@ -420,8 +426,11 @@ def _compiled_patterns(prefix: bytes, max_columns: int) -> dict[str, Any]:
         "no_cache_body": re.compile(rb"\s*(?:<" + p + rb"f\b[^>]*/>|<" + p + rb"f\b[^>]*>([^<]*)</" + p + rb"f>)\s*"
                                     rb"(<" + p + rb"v\s*/>|<" + p + rb"v>\s*</" + p + rb"v>)?\s*"),
         "value": re.compile(rb"<" + p + rb"v>([^<]*)</" + p + rb"v>"),
-        "walker": re.compile(rb"<" + p + rb"(?:(row)\b([^>]*?)(/?)>|c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>))"
-                             rb"|(</" + p + rb"row>)", re.S),
+        # row and cell tags in document order: 1-4 a cell with a leading reference (letters, digits, other
+        # attributes, body), 5-6 any other cell (attributes, body), 7-9 a row start (attributes, "/"), 10 a row end
+        "walker": re.compile(rb"<" + p + rb"(?:c r=\"([A-Z]{1,3})([0-9]{1,7})\"([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)"
+                             rb"|c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)|(row)\b([^>]*?)(/?)>)|(</" + p + rb"row>)", re.DOTALL),
+        "other_prefix": b":c r=\"" if not prefix else b"<c ",
         # literal tags, for bytes.count / rfind
         "row_end": b"</" + prefix + b"row>",
         "cell_end": b"</" + prefix + b"c>",
@@ -547,13 +556,14 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Scan:
             m = _ROOT.search(buf[:65536])
             scan.kind = m.group(2).decode() if m else "worksheet"
             scan.prefix = (m.group(1) or b"") if m else b""
-            scan.irregular = bool(scan.prefix)
             pat = _patterns(scan.prefix)
         assert pat is not None
+        if pat["other_prefix"] in buf:     # cells in another namespace prefix than the sheet's own
+            scan.irregular = True
         found = pat["tags"].findall(buf)
         scan.tags += len(found)
         letters = set(found)
-        if any(len(c) == 3 and _column_number(c) > MAX_COLUMNS for c in letters):
+        if any(c and _column_number(c) > MAX_COLUMNS for c in letters):
             notes = scan.notes
             for m in pat["far"].finditer(buf):
                 if m.group(3):                 # a styled but empty cell: nothing is lost
@@ -673,7 +683,6 @@ def _syn_workbook_rels() -> str:
             f'<Relationship Id="rId3" Type="{base}sharedStrings" Target="sharedStrings.xml"/></Relationships>')
 
 
-_R_ATTR = re.compile(rb"\s(?:[\w.-]+:)?r\s*=\s*(?:\"[^\"]*\"|'[^']*')")
 
 
 class _Packer:
@@ -682,39 +691,37 @@ class _Packer:
     def __init__(self, out, prefix: bytes):
         self.out = out
         self.buf: list[bytes] = []
-        self.buffered = 0
         self.prefix = prefix
         self.rows = array("l")
         self.cols = array("l")
         self.ordered = True
         self._last = (0, 0)
+        self._refs = [b'<c r="' + column_letters(j + 1).encode() for j in range(_SYN_WIDTH)]
 
     def add(self, row: int, col: int, attrs: bytes, body: bytes) -> None:
+        """`attrs`: the cell's attributes without its reference."""
         i = len(self.rows)
-        if i % _SYN_WIDTH == 0:
-            self._write((b"</row>" if i else b"") + b'<row r="%d">' % (i // _SYN_WIDTH + 1))
+        k, j = divmod(i, _SYN_WIDTH)
+        buf = self.buf
+        if j == 0:
+            buf.append(b'</row><row r="%d">' % (k + 1) if i else b'<row r="1">')
+            if len(buf) > 4096:
+                self.out.write(b"".join(buf))
+                buf.clear()
         if self.prefix:
             body = body.replace(b"<" + self.prefix, b"<").replace(b"</" + self.prefix, b"</")
-        ref = column_letters(i % _SYN_WIDTH + 1).encode() + str(i // _SYN_WIDTH + 1).encode()
-        self._write(b'<c r="' + ref + b'"' + _R_ATTR.sub(b"", attrs) + b">" + body + b"</c>")
+        buf.append(self._refs[j] + b'%d"' % (k + 1) + attrs + b">" + body + b"</c>")
         self.rows.append(row)
         self.cols.append(col)
         if (row, col) <= self._last:
             self.ordered = False
         self._last = (row, col)
 
-    def _write(self, data: bytes) -> None:
-        self.buf.append(data)
-        self.buffered += len(data)
-        if self.buffered >= CHUNK_BYTES:
-            self.out.write(b"".join(self.buf))
-            self.buf, self.buffered = [], 0
-
     def close(self) -> None:
         if len(self.rows):
-            self._write(b"</row>")
+            self.buf.append(b"</row>")
         self.out.write(b"".join(self.buf))
-        self.buf, self.buffered = [], 0
+        self.buf.clear()
 
 
 @contextmanager
@@ -801,6 +808,10 @@ def _read_sparse(pkg: _Package, entry: _SheetEntry, scan: _Scan, place: dict) ->
     return _assemble(packer.rows, packer.cols, values, packer.ordered, patches), notes
 
 
+_R_IN_ATTRS = re.compile(rb"(?:^|\s)(?:[\w.-]+:)?r\s*=\s*[\"']([^\"']*)[\"']")
+_REF_BYTES = re.compile(rb"([A-Za-z]{1,3})([0-9]{1,7})")
+
+
 def _sparse_walk(pkg: _Package, info: zipfile.ZipInfo, scan: _Scan, packer: _Packer, notes: _SheetNotes,
                  place: dict) -> None:
     """Walk row and cell tags in document order, following calamine's rules for cells without a reference:
@@ -808,91 +819,110 @@ def _sparse_walk(pkg: _Package, info: zipfile.ZipInfo, scan: _Scan, packer: _Pac
     sets both, one without takes the current row and the next column."""
     pat = _patterns(scan.prefix)
     walker = pat["walker"]
+    f_open = pat["f_open"]
+    r_in_attrs, ref_bytes = _R_IN_ATTRS.search, _REF_BYTES.fullmatch
+    columns: dict[bytes, int] = {}    # column letters → number
     row_index = 0
     col_index = 0
     kept = 0
     for buf in _chunks(pkg.zf, info, pat):
         for m in walker.finditer(buf):
-            if m.group(6):                                   # </row>
+            letters, digits, raw_attrs, body, other_attrs, other_body, row_tag, row_attrs, row_closed, row_end = m.groups()
+            if letters is not None:                              # <c r="A1" ...>: the usual case
+                col = columns.get(letters)
+                if col is None:
+                    col = columns[letters] = _column_number(letters)
+                row = int(digits)
+                col_index = col
+                if row < 1 or row > 1048576 or col > 16384:
+                    notes.bad_refs += 1
+                    continue
+            elif row_end is not None:                            # </row>
                 row_index += 1
                 col_index = 0
                 continue
-            if m.group(1):                                   # <row ...> or <row .../>
-                a = _attrs(m.group(2))
+            elif row_tag is not None:                            # <row ...> or <row .../>
+                a = _attrs(row_attrs)
                 r = a.get("r", "")
                 if r.isdigit() and int(r) >= 1:
                     row_index = int(r) - 1
                 if a.get("hidden", "").lower() in ("1", "true"):
                     notes.hidden_rows.add(row_index + 1)
                 col_index = 0
-                if m.group(3):
+                if row_closed:
                     row_index += 1
                 continue
-            raw_attrs, body = m.group(4), m.group(5)
-            if body is None and raw_attrs.endswith(b"/"):
-                raw_attrs = raw_attrs[:-1]
-            a = _attrs(raw_attrs)
-            if "r" in a:
-                pos = _ref(a["r"])
-                if pos is None:
-                    notes.bad_refs += 1
+            else:                                                # any other cell tag
+                raw_attrs, body = other_attrs, other_body
+                if body is None and raw_attrs.endswith(b"/"):
+                    raw_attrs = raw_attrs[:-1]
+                rm = r_in_attrs(raw_attrs)
+                if rm is not None:
+                    ref = ref_bytes(rm.group(1))
+                    col = _column_number(ref.group(1)) if ref else 0
+                    row = int(ref.group(2)) if ref else 0
+                    if not 1 <= row <= 1048576 or not 1 <= col <= 16384:
+                        notes.bad_refs += 1
+                        col_index += 1
+                        continue
+                    col_index = col
+                    raw_attrs = raw_attrs[:rm.start()] + raw_attrs[rm.end():]
+                else:
+                    row, col = row_index + 1, col_index + 1
                     col_index += 1
-                    continue
-                row, col = pos
-                col_index = col
-            else:
-                row, col = row_index + 1, col_index + 1
-                col_index += 1
-            if not body or not body.strip():
+            if not body or body.isspace():
                 continue
-            if col > MAX_COLUMNS:
+            if col > MAX_COLUMNS:  # type: ignore[operator]
                 notes.out_of_range_count += 1
                 if len(notes.out_of_range) < LISTED_CELLS:
-                    notes.out_of_range.append((row, col))
+                    notes.out_of_range.append((row, col))  # type: ignore[arg-type]
                 continue
-            error = _error_text(a, body, pat)
-            if error is not None:
-                notes.errors[(row, col)] = error
-                continue
-            formula = _no_cache_formula(a, body, pat)
-            if formula is not None:
-                notes.no_cache[(row, col)] = formula
-                continue
-            if a.get("t") == "e":
+            is_error = (b"t=\"e\"" in raw_attrs or b"t='e'" in raw_attrs) and _attrs(raw_attrs).get("t") == "e"
+            if is_error:
+                error = _error_text({"t": "e"}, body, pat)
+                if error is not None:
+                    notes.errors[(row, col)] = error  # type: ignore[index]
+                    continue
+            if f_open in body:
+                formula = _no_cache_formula(_attrs(raw_attrs), body, pat)
+                if formula is not None:
+                    notes.no_cache[(row, col)] = formula  # type: ignore[index]
+                    continue
+            if is_error:                                         # an error cell without its text
                 continue
             kept += 1
             if kept > MAX_SHEET_CELLS:
                 raise _Refused(fd.error("sheet_too_large", f"工作表非空单元格超过 {MAX_SHEET_CELLS:,} 个，未读取", **place))
-            packer.add(row, col, raw_attrs, body)
+            packer.add(row, col, raw_attrs, body)  # type: ignore[arg-type]
 
 
 def _assemble(rows_arr: array, cols_arr: array, values: list, ordered: bool,
               patches: dict[tuple[int, int], object]) -> list[tuple[int, tuple]]:
     """(row, col, value) triples → non-empty rows; a later cell at the same place wins, as in calamine."""
-    n = len(rows_arr)
-    order: range | list[int] = range(n)
+    triples = zip(rows_arr, cols_arr, values)
     if not ordered:
-        last: dict[tuple[int, int], int] = {}
-        for i in range(n):
-            last[(rows_arr[i], cols_arr[i])] = i
-        order = sorted(last.values(), key=lambda i: (rows_arr[i], cols_arr[i]))
+        last: dict[tuple[int, int], object] = {}
+        for r, c, v in triples:
+            last[(r, c)] = v
+        triples = ((r, c, v) for (r, c), v in sorted(last.items()))   # type: ignore[assignment]
     out: list[tuple[int, tuple]] = []
     cur_row, cells = -1, []
-    for i in order:
-        r, c, v = rows_arr[i], cols_arr[i], values[i]
+    for r, c, v in triples:
         if r != cur_row:
-            row = _trimmed(cells) if cells else None
-            if row is not None:
-                out.append((cur_row, row))
+            if cells:
+                row = _trimmed(cells)
+                if row is not None:
+                    out.append((cur_row, row))
             cur_row, cells = r, []
         if v is None:
             continue
         if len(cells) < c:
             cells.extend([None] * (c - len(cells)))
         cells[c - 1] = v
-    row = _trimmed(cells) if cells else None
-    if row is not None:
-        out.append((cur_row, row))
+    if cells:
+        row = _trimmed(cells)
+        if row is not None:
+            out.append((cur_row, row))
     return _apply_patches(out, patches) if patches else out
 
 
@@ -959,7 +989,7 @@ def _read_xlsx(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
                 if _dense_ok(scan) and scan.far:
                     try:
                         rows = _read_filtered(pkg, entry, scan)
-                    except BaseException as exc:  # noqa: BLE001 — calamine may panic
+                    except BaseException as exc:  # calamine may panic (a BaseException)
                         if not (_calamine_error(exc) or isinstance(exc, (zipfile.BadZipFile, zlib.error, OSError))):
                             raise
                         rows = None
@@ -971,7 +1001,7 @@ def _read_xlsx(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
                             patches: dict[tuple[int, int], object] = dict(notes.errors)
                             patches.update({pos: None for pos in notes.no_cache})
                             rows = _rows_from_calamine(calamine_book.get_sheet_by_name(entry.name), patches)
-                    except BaseException as exc:  # noqa: BLE001 — calamine may panic
+                    except BaseException as exc:  # calamine may panic (a BaseException)
                         if not _calamine_error(exc):
                             raise
                         rows = None
@@ -1177,10 +1207,8 @@ def _scan_biff(stream: bytearray) -> tuple[bool, list[_XlsSheet], list[int], lis
                 else:
                     sh.records.append(pos)
                     sh.cells += 1
-                    if row + 1 > sh.max_row:
-                        sh.max_row = row + 1
-                    if col + 1 > sh.max_col:
-                        sh.max_col = col + 1
+                    sh.max_row = max(sh.max_row, row + 1)
+                    sh.max_col = max(sh.max_col, col + 1)
                     if typ == 0x0205 and ln >= 8 and stream[d + 7] == 1:
                         notes.errors[(row + 1, col + 1)] = _XLS_ERRORS.get(stream[d + 6], "#ERROR!")
                     elif typ == 0x0006 and ln >= 14 and stream[d + 12:d + 14] == b"\xff\xff" and stream[d + 6] == 2:
@@ -1287,7 +1315,7 @@ def _read_xls(path: Path, data: bytes, cfb: _Cfb, place: dict, findings: list[Fi
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(bytes(cfb.data)))
     except python_calamine.PasswordError:
         raise _Refused(fd.error("encrypted", "工作簿已加密，无法读取，请取消密码后重新报送")) from None
-    except BaseException as exc:  # noqa: BLE001 — calamine may panic
+    except BaseException as exc:  # calamine may panic (a BaseException)
         if not _calamine_error(exc):
             raise
         raise _Refused(fd.error("xls_unreadable", f"旧版 .xls 文件无法读取，请另存为 .xlsx（{exc}）")) from None
@@ -1313,7 +1341,7 @@ def _read_xls(path: Path, data: bytes, cfb: _Cfb, place: dict, findings: list[Fi
                     rows = _rows_from_calamine(cal_sheet, dict(notes.errors))
                 else:
                     rows = _unpack_xls_cells(cal_sheet, scan.packed, dict(notes.errors))
-            except BaseException as exc:  # noqa: BLE001 — calamine may panic
+            except BaseException as exc:  # calamine may panic (a BaseException)
                 if not _calamine_error(exc):
                     raise
                 findings.append(fd.error("sheet_unreadable", f"工作表无法读取（{exc}）", **sheet_place))
@@ -1468,7 +1496,7 @@ def read_workbook(path: Path, *, root: Path | None = None) -> Workbook:
     except MemoryError:
         sheets = []
         findings.append(fd.error("read_failed", "文件过大，内存不足，未读取", **place))
-    except BaseException as exc:  # noqa: BLE001 — a bad file must never stop a cycle
+    except BaseException as exc:  # a bad file must never stop a cycle
         if not (isinstance(exc, Exception) or _calamine_error(exc)):
             raise
         sheets = []

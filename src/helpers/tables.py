@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
@@ -68,12 +69,27 @@ class Table:
     header_texts: dict[str, str] = field(default_factory=dict)
 
 
+_SPACES = re.compile(r"\s+")
+_BRACKETED = re.compile(r"[（(][^）)]*[）)]")
+_UNIT_SUFFIX = re.compile(r"[/／]?(单位[:：])?(万元|亿元|元|户|笔|%|BP|bp)$")
+HEADER_MAX_LEN = 40   # longer cell texts are data, never a header
+
+
 def header_key(text: Any) -> str:
     """Header text without spaces, line breaks, width differences, bracketed units or a trailing colon."""
-    key = unicodedata.normalize("NFKC", str(text or ""))
-    key = re.sub(r"\s+", "", key)
-    key = re.sub(r"[（(][^）)]*[）)]", "", key)
-    key = re.sub(r"[/／]?(单位[:：])?(万元|亿元|元|户|笔|%|BP|bp)$", "", key)
+    if text is None or isinstance(text, (int, float)) and not isinstance(text, bool):
+        return ""
+    return _header_key(str(text))
+
+
+@lru_cache(maxsize=65536)
+def _header_key(text: str) -> str:
+    if len(text) > HEADER_MAX_LEN * 2:
+        return ""
+    key = unicodedata.normalize("NFKC", text)
+    key = _SPACES.sub("", key)
+    key = _BRACKETED.sub("", key)
+    key = _UNIT_SUFFIX.sub("", key)
     return key.strip("：:*＊")
 
 
@@ -81,32 +97,62 @@ def sheet_key(name: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
 
 
+def _variants(fmt: SheetFormat) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(role, header keys) per column of a format, computed once per format."""
+    cached = _VARIANTS.get(id(fmt))
+    if cached is None or cached[0] is not fmt:
+        cached = (fmt, tuple((c.role, tuple(header_key(h) for h in c.headers)) for c in fmt.columns))
+        _VARIANTS[id(fmt)] = cached
+    return cached[1]
+
+
+_VARIANTS: dict[int, tuple[SheetFormat, tuple]] = {}
+
+
 def _match_columns(cells: Sequence[Any], fmt: SheetFormat) -> dict[str, int]:
-    """role → column index for one candidate header row; exact key match first, then containment."""
-    keys = [header_key(c) for c in cells]
+    """role → column index for one candidate header row."""
+    return _match_keys([header_key(c) for c in cells], fmt)
+
+
+def _match_keys(keys: Sequence[str], fmt: SheetFormat) -> dict[str, int]:
+    """role → column index for a row of header keys; exact key match first, then containment."""
     found: dict[str, int] = {}
     used: set[int] = set()
+    variants = _variants(fmt)
+    candidates = [(idx, key) for idx, key in enumerate(keys) if key and len(key) <= HEADER_MAX_LEN]
     for exact in (True, False):
-        for col in fmt.columns:
-            if col.role in found:
+        if not exact and len(found) < 2:
+            break  # a real header row has several exact matches; containment only completes one
+        for role, keys_of_role in variants:
+            if role in found:
                 continue
-            variants = [header_key(h) for h in col.headers]
-            for idx, key in enumerate(keys):
-                if idx in used or not key:
+            for idx, key in candidates:
+                if idx in used:
                     continue
-                hit = key in variants if exact else any(len(v) >= 3 and v in key for v in variants)
+                hit = key in keys_of_role if exact else any(len(v) >= 3 and v in key for v in keys_of_role)
                 if hit:
-                    found[col.role] = idx
+                    found[role] = idx
                     used.add(idx)
                     break
     return found
 
 
-def header_score(sheet: Sheet, fmt: SheetFormat) -> tuple[int, int, dict[str, int]]:
-    """(matched columns, header row number, role → index) for the best header candidate in the top rows."""
-    best = (0, 0, {})
+def header_rows(sheet: Sheet) -> list[tuple[int, list[str]]]:
+    """Header keys of the rows where a header can stand (the top rows), computed once per sheet."""
+    out = []
     for row_no, cells in sheet.rows[:HEADER_SCAN_ROWS]:
-        found = _match_columns(cells, fmt)
+        keys = [header_key(c) for c in cells]
+        if sum(1 for k in keys if k and len(k) <= HEADER_MAX_LEN) >= 2:
+            out.append((row_no, keys))
+    return out
+
+
+def header_score(sheet: Sheet, fmt: SheetFormat, rows: list[tuple[int, list[str]]] | None = None
+                 ) -> tuple[int, int, dict[str, int]]:
+    """(matched columns, header row number, role → index) for the best header candidate in the top rows."""
+    best: tuple[int, int, dict[str, int]] = (0, 0, {})
+    for row_no, keys in header_rows(sheet) if rows is None else rows:
+        found = _match_keys(keys, fmt)
         if len(found) > best[0]:
             best = (len(found), row_no, found)
     return best
@@ -150,6 +196,16 @@ def read_meta(rows: Sequence[tuple[int, Sequence[Any]]]) -> dict[str, Any]:
                         meta[f"{field_name}_row"] = row_no
                     break
     return meta
+
+
+def _repeats_header(cells: Sequence[Any], roles: Mapping[str, int], header_cells: Sequence[Any]) -> bool:
+    """A row that carries the header's own texts in at least half of the mapped columns (a page-break repeat)."""
+    same = 0
+    for idx in roles.values():
+        if idx < len(cells) and idx < len(header_cells) and cells[idx] is not None:
+            if header_key(cells[idx]) and header_key(cells[idx]) == header_key(header_cells[idx]):
+                same += 1
+    return same >= max(2, len(roles) // 2)
 
 
 def _is_total(cells: Sequence[Any]) -> bool:
@@ -211,7 +267,7 @@ def read_table(
         present = [v for v in values.values() if v is not None and str(v).strip() != ""]
         if not present:
             continue
-        if len(_match_columns(cells, fmt)) >= max(2, len(roles) // 2):
+        if _repeats_header(cells, roles, header_cells):
             continue  # header repeated at a page break
         if _is_total(cells):
             out.append(fd.info("total_row_skipped", "合计/小计行不计入数据", row=row_no, **place))
