@@ -119,3 +119,13 @@ def test_submissions_and_on_time_rate(tiny_plan, cycle_date):
     assert reconcile.on_time_rate(subs) == pytest.approx(1 / 4)
     codes = [f.code for f in reconcile.submission_findings(tiny_plan, subs, files)]
     assert sorted(codes) == ["ledger_late", "ledger_missing", "report_date_unknown"]
+
+
+def test_milestone_coming_due_is_not_worse(tiny_plan):
+    rows = progress(("finance_office", KEY, 1, "正常推进", "推进中", "a.xlsx", 5))
+    before = reconcile.task_status(tiny_plan, rows, dt.date(2022, 6, 10))
+    after = reconcile.task_status(tiny_plan, progress(("finance_office", KEY, 1, "正常推进", "推送中", "a.xlsx", 5)),
+                                  dt.date(2022, 6, 25), previous_status=before)
+    row = after[(after["unit_id"] == "finance_office") & (after["list"] == KEY)].iloc[0]
+    assert (row["previous_light"], row["light"]) == ("green", "yellow")
+    assert not bool(row["worse"])

@@ -190,6 +190,8 @@ def messy_ledger(path: Path) -> Path:
     ws["D4"].number_format = "yyyy/m/d"
     ws.merge_cells("C4:C5")
     ws.row_dimensions[6].hidden = True
+    ws.column_dimensions["B"].hidden = True                               # the ID column
+    ws.column_dimensions["K"].hidden = True                               # hidden but empty: not reported
     ws.cell(row=12, column=1).number_format = "0.00"              # a styled but empty cell
     notes = wb.create_sheet("说明")
     notes.sheet_state = "hidden"
@@ -264,6 +266,7 @@ def test_messy_ledger_values_and_findings(tmp_path: Path):
     assert by_code["hidden_rows"].severity == "info" and by_code["hidden_rows"].row == 6
     assert "第 6 行" in by_code["hidden_rows"].message
     assert by_code["hidden_sheet"].sheet == "说明"
+    assert by_code["hidden_columns"].severity == "info" and "（B 列）" in by_code["hidden_columns"].message
     assert not any(f.severity == "error" for f in wb.findings)
 
 
@@ -316,6 +319,16 @@ def test_dense_and_sparse_paths_agree_on_hand_written_xml(tmp_path: Path, monkey
     assert rows[5] == (None, None, None, 7)
     assert [f.code for f in dense.findings] == ["formula_no_cache", "hidden_rows"]
     assert dense.findings[0].column == "C" and dense.findings[0].row == 5
+
+
+def test_1904_date_system_on_both_paths(tmp_path: Path, monkeypatch):
+    styles = f'<styleSheet xmlns="{MAIN_NS}"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>'
+    path = write_raw_xlsx(tmp_path / "mac.xlsx", {"S": '<row r="1"><c r="A1" s="1"><v>1</v></c><c r="B1" s="1"><v>43945</v></c></row>'},
+                          styles=styles, date1904=True)
+    dense = read_workbook(path)
+    assert dense.sheets[0].rows == ((1, (dt.datetime(1904, 1, 2), dt.datetime(2024, 4, 25))),)
+    monkeypatch.setattr(sources, "DENSE_MAX_AREA", 0)
+    assert read_workbook(path) == dense
 
 
 def test_error_calamine_does_not_know_falls_back_to_the_sparse_path(tmp_path: Path):

@@ -75,7 +75,7 @@ NOTEBOOK_CELLS = {
         new_markdown_cell("## 三、红灯和橙灯事项"),
         new_code_cell("display(HTML(report.red_orange_table(tables.task_status, run.plan)))"),
         new_markdown_cell("## 四、各清单进展"),
-        new_code_cell("for task_list in run.plan.lists:\n"
+        new_code_cell("for task_list in report.lists_in_report_order(run.plan):\n"
                       "    display(HTML(f\"<h3>{report.esc(task_list.name)}</h3>\"))\n"
                       "    if any(t.dated_milestones for t in task_list.tasks):\n"
                       "        display(HTML(report.key_list_table(tables.task_status, run.plan, task_list.name)))\n"

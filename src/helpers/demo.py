@@ -823,6 +823,8 @@ class _Generator:
             ))
         opener = ("已研究制定工作方案，明确责任科室和时间节点；" if k == 1
                   else rng.choice(("", "持续推进，", "本期", "截至目前，")))
+        if opener and fact.startswith(opener.rstrip("，")):
+            opener = ""
         closer = rng.choice(("。", "，下一步将继续加大工作力度。", "，各项工作按计划推进。"))
         return f"{opener}{who if opener == '' else ''}{fact}{closer}"
 
@@ -1035,18 +1037,21 @@ class _Generator:
                 total = min(len(entries), total + lrng.randint(0, 8))
                 added[idx] = total
             self.noloan_added[county] = added
-        # Each county sends its full list in the first cycle and updated lists in one or two later cycles;
-        # one county's first list arrives a cycle late.
+        # Each county sends its (growing) list every cycle, except that one county's first list arrives a cycle
+        # late and another county skips one cycle.
         self.noloan_sends: dict[str, set[int]] = {}
         county_units = list(self.expected_units("noloan"))
         srng = self.rng("noloan-sends")
-        late_first = srng.choice([u for u in county_units if not self._embeds_noloan(u)] or [None]) if n > 1 else None
+        others = [u for u in county_units if not self._embeds_noloan(u)]
+        odd_units = srng.sample(others, min(2, len(others))) if n > 1 else []
         for u in county_units:
-            later = list(range(1, n))
-            sends = {0, *srng.sample(later, min(len(later), srng.randint(1, 2)))}
-            if u is late_first:
-                sends = (sends - {0}) | {1}
+            sends = set(range(n))
+            if odd_units and u is odd_units[0]:
+                sends.discard(0)
                 self.note(self.dates[0], None, u, "missing_ledger", "首期未报送无贷户名单，下期才报来")
+            if len(odd_units) > 1 and u is odd_units[1] and n > 3:
+                sends.discard(3)
+                self.note(self.dates[3], None, u, "missing_ledger", "本期未报送无贷户名单")
             self.noloan_sends[u.id] = sends
         odd = srng.sample(county_units, min(2, len(county_units))) if county_units else []
         self.noloan_odd = tuple(u.id for u in odd) + ("", "")

@@ -14,6 +14,7 @@ what the office asks it to fix next cycle. `links_html` is the block of relative
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -33,8 +34,8 @@ from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, LIGHTS
 from .report import esc, light_chip, page, table
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, LOCKED_FILL, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        _header_row, fit_row_height, safe_file_name, setup_print, sheet_title, short_name,
-                        template_specs, write_text)
+                        PLAN_ROLES, _header_row, fit_row_height, safe_file_name, setup_print, sheet_title,
+                        short_name, template_specs, text_width, write_text)
 
 __all__ = [
     "CONSOLIDATED_NAME", "LIGHT_FILLS", "UNITS_DIR", "build_consolidated", "feedback_units", "improvements",
@@ -56,6 +57,8 @@ LIGHT_MEANINGS = {
 # Narrower plan columns and a wide progress column: about 170 character units, ~85% on A4 landscape.
 CONSOLIDATED_WIDTHS = {"no": 5, "group": 10, "text": 30, "deadline": 14, "actions": 20, "goal": 16, "progress": 50,
                        "_status": 26, "lead": 14, "units": 20}
+ROW_LINE_HEIGHT = 14.0       # points per wrapped line, as templates.fit_row_height counts
+MAX_ROW_HEIGHT = 400.0       # Excel's limit is 409 pt
 _WORST_ORDER = {"red": 0, "orange": 1, "yellow": 2, "green": 3, "grey": 4}
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{14,17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -160,27 +163,41 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
 
     first = HEADER_ROW + 1
     row = first
+    columns = [*roles, "_status"]
+    unit_roles = [r for r in columns if r not in PLAN_ROLES]
     runs: list[tuple[int, int]] = []
     previous_group = None
     for task in lst.tasks:
         units = task.responsible
         unit_lights = [lights.get((u, lst.name, task.no)) for u in units]
-        values = _task_values(plan, lst, task, units, unit_lights, rows)
-        for col, role in enumerate([*roles, "_status"], start=1):
-            cell = write_text(ws.cell(row, col), mask_text(values.get(role)))
-            cell.font = BODY_FONT
-            cell.border = BORDER
-            cell.alignment = WRAP_CENTRE if role in ("no", "group") else WRAP_TOP
+        plan_values, parts = _task_values(plan, lst, task, units, unit_lights, rows)
         worst = worst_light(l.get("light") for l in unit_lights if l)
-        if "progress" in roles and worst:
-            ws.cell(row, roles.index("progress") + 1).fill = PatternFill("solid", fgColor=LIGHT_FILLS[worst])
-        if task.group and runs and runs[-1][1] == row - 1 and previous_group == task.group:
-            runs[-1] = (runs[-1][0], row)
+        chunks = _chunks(parts, units, {r: widths[columns.index(r) + 1] for r in unit_roles})
+        block = range(row, row + len(chunks))
+        for r, chunk in zip(block, chunks):
+            for col, role in enumerate(columns, start=1):
+                if role in PLAN_ROLES:
+                    value = plan_values.get(role) if r == block[0] else None
+                else:
+                    value = "\n".join(p for u in chunk if (p := parts[role].get(u))) or None
+                cell = write_text(ws.cell(r, col), mask_text(value))
+                cell.font = BODY_FONT
+                cell.border = BORDER
+                cell.alignment = WRAP_CENTRE if role in ("no", "group") else WRAP_TOP
+            if "progress" in roles and worst:
+                ws.cell(r, roles.index("progress") + 1).fill = PatternFill("solid", fgColor=LIGHT_FILLS[worst])
+            fit_row_height(ws, r, widths if len(chunks) == 1 else {c: widths[c] for c in widths
+                                                                    if columns[c - 1] in unit_roles})
+        if len(chunks) > 1:                     # the task's plan cells span its continuation rows
+            for col, role in enumerate(columns, start=1):
+                if role in PLAN_ROLES and role != "group":
+                    ws.merge_cells(start_row=block[0], start_column=col, end_row=block[-1], end_column=col)
+        if task.group and runs and runs[-1][1] == block[0] - 1 and previous_group == task.group:
+            runs[-1] = (runs[-1][0], block[-1])
         elif task.group:
-            runs.append((row, row))
+            runs.append((block[0], block[-1]))
         previous_group = task.group
-        fit_row_height(ws, row, widths)
-        row += 1
+        row = block[-1] + 1
     if "group" in roles:
         gcol = roles.index("group") + 1
         for start, end in runs:
@@ -210,7 +227,8 @@ def _legend(ws, row: int, ncols: int) -> None:
 
 
 def _task_values(plan: Plan, lst: TaskList, task: Task, units: tuple[str, ...], unit_lights: list, rows: Mapping
-                 ) -> dict[str, Any]:
+                 ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """The task's plan cells, and for every unit-filled column (and 状态) each unit's labelled text."""
     values: dict[str, Any] = {
         "no": task.display_no,
         "group": task.group,
@@ -220,33 +238,51 @@ def _task_values(plan: Plan, lst: TaskList, task: Task, units: tuple[str, ...], 
         "units": "、".join(plan.unit_name(u) for u in task.units),
         "measure": task.measure,
     }
-    for role in lst.columns:
-        if role in values or role == "status":
+    parts: dict[str, dict[str, str]] = {}
+    for role in [*lst.columns, "_status"]:
+        if role in PLAN_ROLES or role == "status":
             continue
-        parts = []
+        parts[role] = {}
         for unit_id, light in zip(units, unit_lights):
             label = unit_label(plan, unit_id)
+            row = rows.get((unit_id, lst.name, task.no))
             if role == "progress":
                 text = _text(light.get("progress")) if light else None
-                if text is None:
-                    row = rows.get((unit_id, lst.name, task.no))
-                    text = _text(row.get("progress")) if row else None
-                sent = (light and not _blank(light.get("file"))) or (unit_id, lst.name, task.no) in rows
-                parts.append(f"【{label}】{text or ('（未填写进展）' if sent else '本期未报送')}")
+                if text is None and row:
+                    text = _text(row.get("progress"))
+                sent = (light and not _blank(light.get("file"))) or row is not None
+                parts[role][unit_id] = f"【{label}】{text or ('（未填写进展）' if sent else '本期未报送')}"
+            elif role == "_status":
+                if light and light.get("light") in LIGHT_LABELS:
+                    reason = _text(light.get("reason"))
+                    parts[role][unit_id] = (f"{label}：{LIGHT_LABELS[light['light']]}"
+                                            + (f"（{reason}）" if reason else ""))
             else:
-                row = rows.get((unit_id, lst.name, task.no))
                 text = _text(row.get(role)) if row else None
                 if text:
-                    parts.append(f"【{label}】{text}")
-        values[role] = "\n".join(parts) or None
-    status_lines = []
-    for unit_id, light in zip(units, unit_lights):
-        if light and light.get("light") in LIGHT_LABELS:
-            reason = _text(light.get("reason"))
-            status_lines.append(f"{unit_label(plan, unit_id)}：{LIGHT_LABELS[light['light']]}"
-                                + (f"（{reason}）" if reason else ""))
-    values["_status"] = "\n".join(status_lines) or None
-    return values
+                    parts[role][unit_id] = f"【{label}】{text}"
+    return values, parts
+
+
+def _chunks(parts: Mapping[str, Mapping[str, str]], units: tuple[str, ...], widths: Mapping[str, float]
+            ) -> list[list[str]]:
+    """Units split into consecutive groups whose lines fit one Excel row (at most 409 pt): a task with many
+    responsible units continues on further rows instead of being cut off on screen and on paper."""
+    def lines(text: str, width: float) -> int:
+        usable = max(2.0, width - 1.5)
+        return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
+
+    chunks: list[list[str]] = [[]]
+    used = dict.fromkeys(widths, 0)
+    for unit_id in units:
+        need = {r: lines(parts[r][unit_id], widths[r]) if parts.get(r, {}).get(unit_id) else 0 for r in widths}
+        if chunks[-1] and max(used[r] + need[r] for r in widths) * ROW_LINE_HEIGHT + 4 > MAX_ROW_HEIGHT:
+            chunks.append([])
+            used = dict.fromkeys(widths, 0)
+        chunks[-1].append(unit_id)
+        for r in widths:
+            used[r] += need[r]
+    return chunks
 
 
 def write_consolidated(run: Run) -> Path:
@@ -317,8 +353,11 @@ def improvements(plan: Plan, unit: Unit, cycle: str, submissions: pd.DataFrame |
         for list_name, group in copied.groupby("list", sort=False):
             out.append(f"请勿直接复制上期进展：{_task_ref(plan, list_name, group['task_no'])}与上期内容完全相同，"
                        "请写明本期新的进展。")
-        overdue = mine[(mine["light"] == "red") & mine["file"].notna()] if "file" in mine else mine.iloc[0:0]
-        for list_name, group in overdue.groupby("list", sort=False):
+        red = mine[(mine["light"] == "red") & mine["file"].notna()] if "file" in mine else mine.iloc[0:0]
+        empty = red["reason"].astype("object").fillna("").str.contains("均为空")
+        for list_name, group in red[empty].groupby("list", sort=False):
+            out.append(f"请填写{_task_ref(plan, list_name, group['task_no'])}的进展情况和进展状态（本期只填了任务、未填进展）。")
+        for list_name, group in red[~empty].groupby("list", sort=False):
             out.append(f"请加快推进{_task_ref(plan, list_name, group['task_no'])}，并说明节点逾期的原因和下一步安排。")
     found = unit_findings(findings, unit, submissions)
     if len(found):
@@ -434,7 +473,7 @@ def unit_page(plan: Plan, unit: Unit | str, cycle: str, submissions: pd.DataFram
         shown = shown.assign(
             chip=shown["light"].map(light_chip),
             task=[_task_short(plan, l, n) for l, n in zip(shown["list"], shown["task_no"])],
-            progress_text=shown["progress"].map(lambda p: mask_text(_clip(_text(p) or "（未报送）", 300))),
+            progress_text=shown["progress"].map(lambda p: mask_text(_clip(_text(p) or "（未报送）", 120))),
             status_text=shown["status"].map(lambda s: _text(s) or "—"),
             next_text=[_next(d, m) for d, m in zip(shown["next_due"], shown["next_milestone"])],
         )

@@ -151,13 +151,19 @@ def task_status(
                 "next_milestone": nxt.text if nxt else None,
                 "copied": copied,
                 "previous_light": prev_light,
-                "worse": prev_light is not None and LIGHT_SEVERITY[light] > LIGHT_SEVERITY[prev_light],
+                "worse": _got_worse(prev_light, light),
                 "file": None if row is None else row.get("file"),
                 "row": None if row is None else row.get("row"),
             }
         )
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
     return frame.astype({"task_no": "int64", "row": "Int64", "copied": "bool", "worse": "bool"})
+
+
+def _got_worse(previous: str | None, current: str) -> bool:
+    """Worse since the previous cycle: the light turned orange or red from something milder. A green task whose
+    milestone merely comes due (yellow) has not got worse."""
+    return previous is not None and current in ("red", "orange") and LIGHT_SEVERITY[current] > LIGHT_SEVERITY[previous]
 
 
 def _dated(milestones: Iterable[Milestone]) -> list[Milestone]:

@@ -226,6 +226,11 @@ def trend_chart(history: pd.DataFrame):
 # Sections of the cycle report
 
 
+def lists_in_report_order(plan: Plan) -> list:
+    """Lists with dated milestones (the 重点清单) first, then the others, each kept in plan order."""
+    return sorted(plan.lists, key=lambda lst: not any(t.dated_milestones for t in lst.tasks))
+
+
 def title_block(plan: Plan, cycle: str, previous: str, note: str | None = None) -> str:
     parts = [f"<h1>{esc(plan.title)}</h1>",
              f'<p class="sub">双周台账报告 · 报送日 {esc(cycle)}（上期 {esc(previous)}）· 报送至 {esc(plan.meta.get("reporting_to", ""))}</p>']
@@ -287,13 +292,14 @@ def key_list_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
         mine = status[(status["list"] == list_name) & (status["task_no"] == task.task_no)]
         chips = " ".join(light_chip(r.light, r.unit) for r in mine.itertuples())
         worst = _worst(mine["light"])
+        milestones = [esc(m) for m in task.milestones.split("；")] if task.milestones else []
         rows.append({
             "no": task.label, "group": task.group, "text": task.text,
-            "milestones": task.milestones or ("持续推进" if task.ongoing else "—"),
+            "milestones": "<br>".join(milestones) or ("持续推进" if task.ongoing else "—"),
             "worst": light_chip(worst) if worst else "", "units": chips,
         })
     return table(pd.DataFrame(rows), {"no": "序号", "group": "工作要求", "text": "主要任务", "milestones": "节点",
-                                      "worst": "最差", "units": "各责任单位"}, html_columns=["worst", "units"])
+                                      "worst": "最差", "units": "各责任单位"}, html_columns=["milestones", "worst", "units"])
 
 
 def by_measure_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:

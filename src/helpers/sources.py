@@ -537,8 +537,8 @@ class _Scan:
     max_col: int = 0
     tags: int = 0              # <c> tags
     content: int = 0           # </c>: cells that may hold a value
-    irregular: bool = False    # some cell lacks a leading r="A1", or the XML is prefixed: read sparsely
-    far: bool = False          # some cells lie right of the last column read
+    irregular: bool = False    # some cell lacks a leading r="A1" (or is in another namespace prefix): read sparsely
+    far: bool = False          # some cells with a value lie right of the last column read
     notes: _SheetNotes = field(default_factory=_SheetNotes)
 
 
@@ -566,12 +566,12 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Scan:
         if any(c and _column_number(c) > MAX_COLUMNS for c in letters):
             notes = scan.notes
             for m in pat["far"].finditer(buf):
-                if m.group(3):                 # a styled but empty cell: nothing is lost
-                    continue
+                if m.group(3) or buf.startswith(pat["cell_end"], m.end()):
+                    continue                   # a styled but empty cell: calamine skips it, nothing is lost
                 notes.out_of_range_count += 1
                 if len(notes.out_of_range) < LISTED_CELLS:
                     notes.out_of_range.append((int(m.group(2)), _column_number(m.group(1))))
-            scan.far = True
+                scan.far = True
         cols_seen.update(letters)
         # the highest row: from the row tags (few), then one search for any cell below it (rarely finds one)
         tags = pat["row_tags"].findall(buf)
@@ -598,7 +598,7 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Scan:
         tail = max(0, buf.rfind(pat["row_end"]))
         if buf.find(b"mergeCell", tail) >= 0:
             notes.merged.extend(m.group(1).decode("ascii", "replace") for m in pat["merge"].finditer(buf, tail))
-        if b't="e"' in buf:       # (cells with single-quoted attributes are irregular: read sparsely)
+        if b't="e"' in buf or b"t='e'" in buf:
             for m in pat["error_tag"].finditer(buf):
                 if m.group(1).endswith(b"/"):
                     continue
@@ -681,8 +681,6 @@ def _syn_workbook_rels() -> str:
             f'<Relationship Id="rId1" Type="{base}worksheet" Target="worksheets/sheet1.xml"/>'
             f'<Relationship Id="rId2" Type="{base}styles" Target="styles.xml"/>'
             f'<Relationship Id="rId3" Type="{base}sharedStrings" Target="sharedStrings.xml"/></Relationships>')
-
-
 
 
 class _Packer:
@@ -996,7 +994,8 @@ def _read_xlsx(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
                 elif _dense_ok(scan) and not calamine_failed:
                     try:
                         if calamine_book is None:
-                            calamine_book = python_calamine.CalamineWorkbook.from_path(str(path))
+                            with open(path, "rb") as f:    # by content: the extension may be wrong
+                                calamine_book = python_calamine.CalamineWorkbook.from_filelike(f)
                         if entry.name in calamine_book.sheet_names:
                             patches: dict[tuple[int, int], object] = dict(notes.errors)
                             patches.update({pos: None for pos in notes.no_cache})
@@ -1014,8 +1013,10 @@ def _read_xlsx(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
                         findings.append(exc.finding)
                         sheets.append(Sheet(entry.name, (), entry.hidden))
                         continue
-                    except (python_calamine.CalamineError, zipfile.BadZipFile, zlib.error, EOFError, OSError,
-                            RuntimeError, ValueError) as exc:
+                    except BaseException as exc:  # calamine may panic (a BaseException)
+                        if not (_calamine_error(exc) or isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError,
+                                                                         OSError, RuntimeError, ValueError))):
+                            raise
                         findings.append(fd.error("sheet_unreadable", f"工作表无法读取（{exc}）", **sheet_place))
                         sheets.append(Sheet(entry.name, (), entry.hidden))
                         continue
@@ -1457,10 +1458,11 @@ def _sha256(path: Path) -> tuple[str, bytes]:
 
 def _display_name(path: Path, root: Path | None) -> str:
     if root is not None:
-        try:
-            return path.resolve().relative_to(Path(root).resolve()).as_posix()
-        except ValueError:
-            pass
+        for inner, outer in ((path.absolute(), Path(root).absolute()), (path.resolve(), Path(root).resolve())):
+            try:
+                return inner.relative_to(outer).as_posix()
+            except ValueError:
+                continue
     return path.name
 
 
