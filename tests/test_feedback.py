@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -144,6 +143,33 @@ def test_consolidated_for_the_shanxi_plan(shanxi):
     assert len(merged_b) == runs >= 1
 
 
+def test_consolidated_task_with_many_units_continues_on_further_rows(datong, tmp_path):
+    """A task of every bank (各银行机构) with long progress texts does not fit one Excel row (409 pt at most): it
+    continues on further rows, its plan cells merged over them, each unit's progress and status on one row."""
+    task = datong.task("全面清单", 1)
+    long = "本期新增信用贷款 118 笔、8,221 万元，信用贷款余额 5.93 亿元，较年初增长 28.9%，下一步将继续加大工作力度。" * 2
+    prog = progress(*[(u, "全面清单", 1, "正常推进", f"{long}{i}", None, None, f"{u}.xlsx", 5)
+                      for i, u in enumerate(task.responsible)])
+    status = reconcile.task_status(datong, prog, dt.date(2022, 6, 25))
+    path = tmp_path / "c.xlsx"
+    feedback.build_consolidated(datong, status, prog, CYCLE).save(path)
+    ws = openpyxl.load_workbook(path)["全面清单"]
+    block = next(r for r in ws.merged_cells.ranges if r.min_col == 1 and r.min_row == 5)
+    rows = range(block.min_row, block.max_row + 1)
+    assert len(rows) > 1 and ws.cell(rows[-1] + 1, 1).value == "2"
+    assert all(ws.row_dimensions[r].height <= 409 for r in rows)
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert {f"C5:C{rows[-1]}", f"D5:D{rows[-1]}"} <= merged and ws["C5"].value == task.text
+    labels = [line.split("】")[0][1:] for r in rows for line in ws.cell(r, 7).value.split("\n")]
+    assert labels == [feedback.unit_label(datong, u) for u in task.responsible]
+    for r in rows:
+        progress_units = [line.split("】")[0][1:] for line in ws.cell(r, 7).value.split("\n")]
+        status_units = [line.split("：")[0] for line in ws.cell(r, 8).value.split("\n")]
+        assert progress_units == status_units
+        assert ws.cell(r, 7).fill.fgColor.rgb == feedback.LIGHT_FILLS[
+            feedback.worst_light(status[(status["list"] == "全面清单") & (status["task_no"] == 1)]["light"])]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Unit pages
 
@@ -188,6 +214,18 @@ def test_unit_page_escapes_masks_and_advises(tiny_plan, tmp_path):
     assert "别的单位的问题" not in html
     # lights and reasons
     assert 'class="light light-red"' in html and "本期未报送该任务的进展" in html
+
+
+def test_unit_page_asks_to_fill_an_empty_row(tiny_plan):
+    prog = progress(("icbc", "全面清单", 1, None, None, None, None, "b.xlsx", 5),
+                    ("icbc", "全面清单", 2, "正常推进", "已走访", None, None, "b.xlsx", 6),
+                    ("icbc", "重点清单", 1, "正常推进", "已推送", None, None, "b.xlsx", 5))
+    status = reconcile.task_status(tiny_plan, prog, dt.date(2022, 6, 25))
+    subs = _submissions(("中国工商银行大同分行", "icbc", "task", True, True, dt.date(2022, 6, 24), "b.xlsx"))
+    asks = feedback.improvements(tiny_plan, tiny_plan.unit("icbc"), CYCLE, subs, status, None)
+    assert asks == ["请填写全面清单第 1 项的进展情况和进展状态（本期只填了任务、未填进展）。"]
+    html = feedback.unit_page(tiny_plan, "icbc", CYCLE, subs, status, None)
+    assert "请填写全面清单第 1 项的进展情况和进展状态" in html and "按时" in html
 
 
 def test_unit_page_for_a_unit_that_sent_nothing(tiny_plan):

@@ -12,11 +12,18 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, NOTEBOOKS, atomic_dir, atomic_path
+from .paths import (DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, NOTEBOOKS, atomic_dir, atomic_path,
+                    restore_on_failure)
 
 KERNEL = "taizhang"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message is the Chinese line shown to the analyst."""
 
 
 def pipeline_notebooks() -> list[Path]:
@@ -28,6 +35,20 @@ def _kernel_name() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
 
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+@contextmanager
+def _kernel(name: str) -> Iterator[Any]:
+    """One kernel for all the cycle's notebooks: start-up and imports are paid once, not once per notebook.
+    Each notebook still sets every name it uses from its own parameters cell."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=name)
+    km.start_kernel(cwd=str(NOTEBOOKS))
+    try:
+        yield km
+    finally:
+        km.shutdown_kernel(now=True)
 
 
 def _add_folder_options(parser: argparse.ArgumentParser) -> None:
@@ -68,20 +89,20 @@ def run_cycle(args: argparse.Namespace) -> int:
     kernel = _kernel_name()
     started = time.perf_counter()
     print(f"周期 {run.cycle}：计划《{run.plan.title}》，原始台账 {run.folders.cycle_raw(run.cycle)}")
-    with atomic_dir(reports_dir / "notebooks", run.folders) as staging:
+    with restore_on_failure(run.folders.processed, run.folders), \
+            atomic_dir(reports_dir / "notebooks", run.folders) as staging, _kernel(kernel) as km:
         for notebook in pipeline_notebooks():
             t0 = time.perf_counter()
             try:
                 papermill.execute_notebook(
                     str(notebook), str(staging / notebook.name), parameters=params, kernel_name=kernel,
-                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False,
+                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False, km=km,
                 )
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.gettempdir()) / f"taizhang-failed-{notebook.name}"
                 (staging / notebook.name).replace(kept) if (staging / notebook.name).exists() else None
-                print(f"运行失败：笔记本 {notebook.name} 出错（{exc.ename}: {exc.evalue}）；已执行部分保存在 {kept}；"
-                      f"上次的报告保持不变", file=sys.stderr)
-                return 1
+                raise NotebookFailed(f"运行失败：笔记本 {notebook.name} 出错（{exc.ename}: {exc.evalue}）；"
+                                     f"已执行部分保存在 {kept}；上次的报告和处理结果保持不变") from exc
             print(f"  {notebook.name} 完成（{time.perf_counter() - t0:.1f} 秒）")
         report_nb = staging / pipeline_notebooks()[-1].name
         with atomic_path(reports_dir / "report.html", run.folders) as tmp:
@@ -120,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except NotebookFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("已中断", file=sys.stderr)
         return 130

@@ -33,13 +33,14 @@ from .pipeline import Run, RunError
 from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, LIGHTS
 from .report import esc, light_chip, page, table
-from .templates import (BODY_FONT, BORDER, HEADER_ROW, LOCKED_FILL, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        PLAN_ROLES, _header_row, fit_row_height, safe_file_name, setup_print, sheet_title,
-                        short_name, template_specs, text_width, write_text)
+from .templates import (BODY_FONT, BORDER, HEADER_ROW, PLAN_ROLES, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
+                        fit_row_height, safe_file_name, setup_print, sheet_title, short_name, template_specs,
+                        text_width, write_header_row, write_text)
 
 __all__ = [
     "CONSOLIDATED_NAME", "LIGHT_FILLS", "UNITS_DIR", "build_consolidated", "feedback_units", "improvements",
-    "links_html", "unit_page", "unit_page_index", "unit_page_name", "write_consolidated", "write_unit_pages",
+    "links_html", "mask_text", "unit_findings", "unit_label", "unit_page", "unit_page_index", "unit_page_name",
+    "worst_light", "write_consolidated", "write_text", "write_unit_pages",
 ]
 
 CONSOLIDATED_NAME = "consolidated.xlsx"
@@ -159,7 +160,7 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     line.font = Font(name=BODY_FONT.name, size=11)
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
     _legend(ws, 3, ncols)
-    _header_row(ws, HEADER_ROW, headers)
+    write_header_row(ws, HEADER_ROW, headers)
 
     first = HEADER_ROW + 1
     row = first

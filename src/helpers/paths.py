@@ -111,3 +111,30 @@ def atomic_dir(final: Path, folders: Folders) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+SNAPSHOT = ".snapshot"
+
+
+@contextmanager
+def restore_on_failure(folder: Path, folders: Folders) -> Iterator[None]:
+    """Keep a hard-linked snapshot of `folder` inside it (cheap: writers replace files, never edit them in place)
+    and put it back if the block fails, so a failed run leaves the previous processed tables as they were."""
+    folder = folders.check_writable(folder)
+    snapshot = folder / SNAPSHOT
+    if snapshot.exists():
+        shutil.rmtree(snapshot)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(folder, snapshot, copy_function=os.link, ignore=shutil.ignore_patterns(SNAPSHOT))
+    try:
+        yield
+    except BaseException:
+        for child in folder.iterdir():
+            if child.name != SNAPSHOT:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        for child in snapshot.iterdir():
+            os.replace(child, folder / child.name)
+        raise
+    finally:
+        if snapshot.exists():
+            shutil.rmtree(snapshot)

@@ -15,12 +15,11 @@ Everything comes from the plan (lists, their `columns` role → header mapping, 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from openpyxl import Workbook
@@ -42,8 +41,10 @@ from .reconcile import LIGHT_LABELS, effective_milestones
 from .tables import Column, SheetFormat
 
 __all__ = [
-    "DETAIL_ROWS", "PLAN_ROLES", "TemplateSpec", "build_data_template", "build_task_template", "build_template",
-    "open_for_next", "safe_file_name", "short_name", "template_file_name", "template_specs", "write_templates",
+    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "TemplateSpec", "build_data_template",
+    "build_task_template", "build_template", "deadline_text", "fit_row_height", "open_for_next", "safe_file_name",
+    "setup_print", "sheet_title", "short_name", "template_file_name", "template_specs", "text_width",
+    "write_header_row", "write_templates", "write_text",
 ]
 
 # Roles whose cells come from the plan and are locked; every other role of a list is filled by the unit.
@@ -223,7 +224,7 @@ def _title_row(ws: Worksheet, ncols: int, text: str) -> None:
     ws.row_dimensions[1].height = 36
 
 
-def _header_row(ws: Worksheet, row: int, headers: Sequence[str]) -> None:
+def write_header_row(ws: Worksheet, row: int, headers: Sequence[str]) -> None:
     for col, header in enumerate(headers, start=1):
         cell = write_text(ws.cell(row, col), header)
         cell.font = HEADER_FONT
@@ -342,7 +343,7 @@ def _task_sheet(wb: Workbook, plan: Plan, lst: TaskList, tasks: list[Task], unit
 
     _title_row(ws, ncols, f"{plan.title}{lst.name}")
     _meta_rows(ws, ncols, unit, cycle)
-    _header_row(ws, HEADER_ROW, headers)
+    write_header_row(ws, HEADER_ROW, headers)
 
     row = FIRST_DATA_ROW
     group_runs: list[tuple[int, int]] = []
@@ -483,7 +484,7 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
         ws.column_dimensions[get_column_letter(col)].width = width
     _title_row(ws, ncols, f"{label}（{fmt.name}）")
     _meta_rows(ws, ncols, unit, cycle)
-    _header_row(ws, HEADER_ROW, [_header_text(c) for c in columns])
+    write_header_row(ws, HEADER_ROW, [_header_text(c) for c in columns])
     ws.row_dimensions[HEADER_ROW].height = 45
 
     summary = _is_summary(fmt)
