@@ -126,6 +126,25 @@ def test_consolidated_masks_resident_ids(tiny_plan, tiny_tables, tmp_path):
     assert PERSON not in ws["G7"].value and f"{PERSON[:6]}********{PERSON[-4:]}" in ws["G7"].value
 
 
+def test_a_list_with_few_columns(tmp_path):
+    """A plan whose list has only 序号, 主要任务 and 进展: the consolidated sheet keeps its header in row 4 and puts
+    the colour legend after the table."""
+    from helpers.plan import load_plan
+    from tests.conftest import TINY_PLAN
+
+    text = re.sub(r"columns: \{[^}]*\}", "columns: {no: 序号, text: 主要任务, progress: 进展}", TINY_PLAN)
+    path = tmp_path / "narrow.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = load_plan(path)
+    status = reconcile.task_status(plan, progress(("finance_office", "全面清单", 1, None, "已推送", None, None, "a", 5)),
+                                   dt.date(2022, 6, 25))
+    ws = feedback.build_consolidated(plan, status, None, CYCLE)["全面清单"]
+    assert cells(ws, 4) == ["序号", "主要任务", "进展", "状态"]
+    assert ws["A3"].value == "颜色说明见表末" and [ws.cell(r, 1).value for r in range(5, 8)] == ["1", "2", "3"]
+    legend = [ws.cell(r, 1).value for r in range(9, 15)]
+    assert legend == ["颜色说明", "红", "橙", "黄", "绿", "灰"] and ws["A10"].fill.fgColor.rgb == feedback.LIGHT_FILLS["red"]
+
+
 def test_consolidated_for_the_shanxi_plan(shanxi):
     status = reconcile.task_status(shanxi, progress(), dt.date(2022, 6, 25))
     wb = feedback.build_consolidated(shanxi, status, None, CYCLE)

@@ -5,6 +5,7 @@ filled in with openpyxl and read back through the real reader with no findings."
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import openpyxl
@@ -354,6 +355,33 @@ def test_shanxi_task_template_round_trips(shanxi, tmp_path):
     assert set(led.tables["progress"]["match"]) == {"exact"}
 
 
+def test_a_list_with_few_columns_round_trips(tmp_path):
+    """Nothing is tied to the Datong columns: a list of only 序号, 主要任务 and 进展 gives a three-column template
+    (no drop-down, as the plan has no status column) that reads back with no findings."""
+    from helpers.plan import load_plan
+    from tests.conftest import TINY_PLAN
+
+    text = re.sub(r"columns: \{[^}]*\}", "columns: {no: 序号, text: 主要任务, progress: 进展}", TINY_PLAN)
+    path = tmp_path / "narrow.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = load_plan(path)
+    wb = templates.build_task_template(plan, "finance_office", NEXT)
+    ws = wb["全面清单"]
+    assert headers(ws) == ["序号", "主要任务", "进展"] and not validations(ws)
+    assert ws["B5"].protection.locked and not ws["C5"].protection.locked
+    blank = tmp_path / "blank.xlsx"
+    wb.save(blank)
+    filled = openpyxl.load_workbook(blank)
+    for sheet in filled:
+        meta_value(sheet, "填报日期：").value = dt.datetime(2022, 7, 8)
+        for row in range(templates.FIRST_DATA_ROW, sheet.max_row + 1):
+            if isinstance(sheet.cell(row, 1).value, int):
+                sheet.cell(row, 3).value = "已推进"
+    filled.save(tmp_path / "filled.xlsx")
+    led = read(tmp_path / "filled.xlsx", plan)
+    assert led.findings == () and led.unit_id == "finance_office" and len(led.tables["progress"]) == 3
+
+
 def test_filled_templates_ingest_with_no_findings_and_every_ledger_received(tiny_run, tmp_path):
     """The whole loop: write next cycle's templates, fill every one, drop them into data/raw/<NEXT>/, ingest and
     reconcile: no finding at all, every ledger received on time, nothing copied."""
@@ -390,4 +418,5 @@ def test_open_for_next(tiny_run, tmp_path, tiny_plan_path):
 def test_links_point_at_next_cycle_templates(tiny_run):
     templates.write_templates(tiny_run)
     html = feedback.links_html(tiny_run)
-    assert 'href="../2022-07-10/templates/' in html and "下期（2022-07-10）填报模板（4 个）" in html
+    assert html.count('href="../2022-07-10/templates/') == 4 and "下期（2022-07-10）填报模板（4 个" in html
+    assert "任务进展台账（4 个）" in html and 'title="大同市财政局-任务进展台账-2022-07-10.xlsx"' in html

@@ -111,6 +111,23 @@ def run_cycle(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_templates_cmd(args: argparse.Namespace) -> int:
+    from .pipeline import RunError
+    from .templates import open_for_next, write_templates
+
+    try:
+        run, nxt = open_for_next(args.cycle or None, _absolute(args.plan), _absolute(args.raw),
+                                 _absolute(args.processed), _absolute(args.reports))
+    except RunError as exc:
+        print(f"无法生成模板：{exc}", file=sys.stderr)
+        return 2
+    if run.note:
+        print(run.note)
+    paths = write_templates(run, nxt)
+    print(f"下期（{nxt}）填报模板 {len(paths)} 个：{run.folders.cycle_reports(nxt) / 'templates'}")
+    return 0
+
+
 def build_demo(args: argparse.Namespace) -> int:
     from .demo import write_demo
     from .plan import load_plan
@@ -133,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="执行一个周期的全部笔记本并生成报告")
     _add_folder_options(run)
     run.set_defaults(func=run_cycle)
+    templates = sub.add_parser("templates", help="生成下期各单位的填报模板（预填计划任务和上期进展）")
+    _add_folder_options(templates)
+    templates.set_defaults(func=write_templates_cmd)
     demo = sub.add_parser("demo", help="生成演示台账（确定性）")
     demo.add_argument("--plan", help="计划文件")
     demo.add_argument("--out", default="data/demo/raw", help="演示台账输出目录")

@@ -21,20 +21,35 @@ import os
 import random
 import re
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.writer.excel import ExcelWriter
 
-from .cycles import CalendarUnavailable, add_workdays, cycles_between, elapsed_share, parse_cycle, previous_cycle
-from .formats import APPLICATIONS, BANK_SUMMARY, GUARANTEE_SUMMARY, GUARANTEES, LOANS, NOLOAN_LIST
+from .cycles import (
+    CalendarUnavailable,
+    add_workdays,
+    cycles_between,
+    elapsed_share,
+    parse_cycle,
+    previous_cycle,
+)
+from .formats import (
+    APPLICATIONS,
+    BANK_SUMMARY,
+    GUARANTEE_SUMMARY,
+    GUARANTEES,
+    LOANS,
+    NOLOAN_LIST,
+)
 from .identifiers import USCC_ALPHABET, make_resident_id, make_uscc
 from .plan import Plan, Task, TaskList, Unit
 from .values import similarity, text_key
@@ -83,15 +98,17 @@ def write_demo(plan: Plan, out: Path, *, cycles: list[str] | None = None, force:
     cycles, every file present with its sha256), nothing is written unless `force`. Never writes outside `out`;
     files listed in an older manifest and no longer generated are removed, nothing else is touched.
     """
+    names = sorted(dict.fromkeys(cycles if cycles is not None else default_cycles(plan)))
+    for name in names:
+        parse_cycle(name, plan.report_days)   # a CycleError (ValueError) before anything is written
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     root = out.resolve()
-    names = sorted(dict.fromkeys(cycles if cycles is not None else default_cycles(plan)))
     fingerprint = _plan_fingerprint(plan)
     manifest_path = _inside(root, MANIFEST_NAME)
     old = _read_manifest(manifest_path)
     if not force and old and _manifest_current(root, old, fingerprint, names):
-        return f"{len(names)} 个周期，共 {len(old['files'])} 个文件（已存在且一致，未重写）"
+        return f"{len(names)} 个周期，共 {len(old['files'])} 个文件，已存在且一致，未重写"
 
     demo = build_demo(plan, names)
     new_paths = set(demo.files)
@@ -200,7 +217,7 @@ class _StableZip(zipfile.ZipFile):
         super().__init__(file, "w", zipfile.ZIP_DEFLATED)
         self._stamp = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
 
-    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # noqa: D102
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
         if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
             info = zipfile.ZipInfo(str(zinfo_or_arcname), self._stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -208,7 +225,7 @@ class _StableZip(zipfile.ZipFile):
             zinfo_or_arcname = info
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
 
-    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):  # noqa: D102
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
         with open(filename, "rb") as fh:
             data = fh.read()
         self.writestr(arcname or os.path.basename(filename), data)
@@ -217,7 +234,7 @@ class _StableZip(zipfile.ZipFile):
 class _MemoryExcelWriter(ExcelWriter):
     """openpyxl's writer, with worksheets serialised in memory instead of through temporary files."""
 
-    def write_worksheet(self, ws):  # noqa: D102
+    def write_worksheet(self, ws):
         ws._drawing = SpreadsheetDrawing()
         ws._drawing.charts = ws._charts
         ws._drawing.images = ws._images
@@ -497,7 +514,6 @@ class _Generator:
         self.city = self._city_name()
         county_units = plan.units_of(kind="county")
         self.counties = [u.county or u.name for u in county_units] or [self.city]
-        self.county_unit = {u.county or u.name: u for u in county_units}
         self.expected = {kind: plan.expected_units(kind) for kind in plan.ledgers}
         both = [c for c in self.expected.get("noloan", ()) if c in self.expected.get("task", ())]
         self.embedding_county = both[1].id if len(both) >= 2 else None
@@ -521,7 +537,7 @@ class _Generator:
 
     def add_file(self, cycle: dt.date, name: str, data: bytes, unit: Unit, kinds: Iterable[str],
                  folder: str | None = None) -> str:
-        base = _safe(name[:-5] if name.endswith(".xlsx") else name)
+        base = _safe(name.removesuffix(".xlsx"))
         prefix = f"{cycle.isoformat()}/" + (f"{folder}/" if folder else "")
         rel = f"{prefix}{base}.xlsx"
         n = 2
@@ -556,7 +572,7 @@ class _Generator:
             files={k: self.files[k] for k in order},
             units={k: self.file_units[k] for k in order},
             kinds={k: self.file_kinds[k] for k in order},
-            mess=tuple(sorted(self.mess, key=lambda m: (m["cycle"], m["code"], m["file"], m["unit"]))),
+            mess=tuple(sorted(self.mess, key=lambda m: (m["cycle"], m["code"], m["file"], m["unit"], m["note"]))),
         )
 
     # =============================================================================================================
@@ -647,7 +663,7 @@ class _Generator:
             present = [u for u in units if idx not in missing.get(u.id, set())]
             eligible = [u for u in present if not (duplicate[0] is u and duplicate[1] == idx)
                         and not (supplement[0] is u and supplement[1] == idx)]
-            late = set(u.id for u in crng.sample(eligible, min(2, len(eligible))))
+            late = {u.id for u in crng.sample(eligible, min(2, len(eligible)))}
             copies: set[tuple[str, str, int]] = set()
             if idx > 0:
                 candidates = [
@@ -705,7 +721,7 @@ class _Generator:
                 if duplicate[0] is u and duplicate[1] == idx:
                     first = rel
                     revised = [(lst, [_TaskRow(r.task, r.progress, r.status) for r in rows]) for lst, rows in rows_by_list]
-                    lst0, rows0 = revised[0]
+                    rows0 = revised[0][1]
                     if rows0:
                         last = rows0[-1]
                         rows0[-1] = _TaskRow(last.task, f"{last.progress}（本期更正：补充最新数据）",
@@ -733,6 +749,10 @@ class _Generator:
                 self.note(self.names[0], None, u, "extra_remark_column", "表末多一列“备注”" + where)
             if st.synonyms:
                 self.note(self.names[0], None, u, "status_synonyms", "进展状态用同义词填写（进行中、已办结等）" + where)
+            if st.note_row:
+                self.note(self.names[0], None, u, "note_row", "表末有一行“注：…”说明" + where)
+            if st.blank_rows:
+                self.note(self.names[0], None, u, "blank_rows", "任务之间夹有空行" + where)
             if st.title_lines > 1 or st.title_newline:
                 self.note(self.names[0], None, u, "multi_line_title", "标题占两到三行" + where)
 
@@ -803,8 +823,8 @@ class _Generator:
         k = max(1, sum(1 for d in self.dates if tp.start <= d <= cycle))
         grow = k * tp.scale * rng.uniform(0.92, 1.08)
         values = {
-            "n1": int(round(180 * grow + 40)), "n2": int(round(12 * grow + 3)), "n3": int(round(4 * grow + 1)),
-            "s": max(1, int(round(1.5 * grow))), "a1": int(round(850 * grow + 100)), "a2": int(round(60 * grow + 10)),
+            "n1": round(180 * grow + 40), "n2": round(12 * grow + 3), "n3": round(4 * grow + 1),
+            "s": max(1, round(1.5 * grow)), "a1": round(850 * grow + 100), "a2": round(60 * grow + 10),
             "y": round(0.6 * grow + 0.2, 2), "p": round(5 + 2.5 * grow, 1), "bp": rng.randint(30, 80),
             "d": rng.randint(2, 9), "r": round(rng.uniform(3.65, 5.2), 2),
         }
@@ -829,7 +849,7 @@ class _Generator:
         return f"{opener}{who if opener == '' else ''}{fact}{closer}"
 
     def write_task_book(self, u: Unit, cycle: dt.date, idx: int, rows_by_list: list, style: _TaskStyle,
-                        filled: dt.date, mods: "_RowMods", *, folder: str | None = None, name_suffix: str = "") -> str:
+                        filled: dt.date, mods: _RowMods, *, folder: str | None = None, name_suffix: str = "") -> str:
         rng = self.rng("task-book", u.id, cycle, name_suffix)
         sheets = []
         for pos, (lst, rows) in enumerate(rows_by_list):
@@ -854,8 +874,8 @@ class _Generator:
         )
         return patterns[style.file_pattern % len(patterns)]
 
-    def task_sheet(self, u: Unit, cycle: dt.date, lst: TaskList, rows: list["_TaskRow"], style: _TaskStyle,
-                   filled: dt.date, mods: "_RowMods", sheet_name: str, rng: random.Random) -> _Sheet:
+    def task_sheet(self, u: Unit, cycle: dt.date, lst: TaskList, rows: list[_TaskRow], style: _TaskStyle,
+                   filled: dt.date, mods: _RowMods, sheet_name: str, rng: random.Random) -> _Sheet:
         roles = list(lst.columns)
         if style.reorder:
             roles = _reordered(roles)
@@ -1012,7 +1032,6 @@ class _Generator:
             if bank is not None:
                 bank.amount_unit = unit_style
         bank = take.one()
-        self.anonymous_bank = bank.unit.id if bank else None
         if bank is not None:
             bank.no_unit_line = True
         for b in take.many(3):
@@ -1096,7 +1115,8 @@ class _Generator:
         local = [b for b in self.banks if b.unit.county == p.county]
         if local and rng.random() < 0.5:
             return local[0].unit.id
-        return rng.choice(self.banks).unit.id
+        citywide = [b for b in self.banks if b.unit.county in (None, p.county)] or self.banks
+        return rng.choice(citywide).unit.id
 
     def _bank(self, u: Unit) -> _Bank:
         rng = self.rng("bank", u.id)
@@ -1143,7 +1163,7 @@ class _Generator:
             "sme_households": int(sme / 85),
             "sme_loans_last_year": round(sme / (1 + yoy), 2),
             "sme_loans_year_start": round(b.sme0, 2),
-            "first_loan_households_reported": int(round(b.first_plan * b.first_pace * t)),
+            "first_loan_households_reported": round(b.first_plan * b.first_pace * t),
             "renewal_balance": round(b.size * b.renewal_share * (1 + 0.4 * t), 2),
             "sme_long_term_loans": round(sme * b.long_share, 2),
             "transfer_pricing_bp": b.bp,
@@ -1219,7 +1239,6 @@ class _Generator:
             return
         n = len(self.dates)
         borrowed: set[str] = set()           # borrowers with a loan in an earlier generated cycle
-        first_flagged: set[str] = set()
         pending: dict[str, list[dict]] = {b.unit.id: [] for b in self.banks}
         applied: set[str] = set()
         converted: set[str] = set()
@@ -1241,10 +1260,8 @@ class _Generator:
             for b in self.banks:
                 brng = self.rng("loans", b.unit.id, cycle)
                 loans: list[dict] = []
-                apps: list[dict] = []
                 # applications: earlier ones still pending, then new ones from listed households pushed here
-                for app in pending[b.unit.id]:
-                    apps.append(app)
+                apps: list[dict] = list(pending[b.unit.id])
                 pending[b.unit.id] = []
                 if b.has_applications:
                     mine = [pid for pid in sorted(listed_now) if listed[pid][1] == b.unit.id and pid not in applied]
@@ -1297,10 +1314,7 @@ class _Generator:
                 loans_by_bank[b.unit.id] = loans
             self._lending_mess(idx, cycle, prev, crng, loans_by_bank, borrowed, used_now)
             for loans in loans_by_bank.values():
-                for loan in loans:
-                    borrowed.add(loan["party"].id)
-                    if loan["first"]:
-                        first_flagged.add(loan["party"].id)
+                borrowed.update(loan["party"].id for loan in loans)
             # write one workbook per bank
             for b in self.banks:
                 if self.bank_missing.get(b.unit.id) == idx:
@@ -1589,23 +1603,9 @@ class _Generator:
             pool = [p for p in self.parties if p.type in ("小微企业", "个体工商户", "农户")]
             rng.shuffle(pool)
             pool_iter = iter(pool)
-
-            def new(start: dt.date) -> dict:
-                p = next(pool_iter)
-                gtype = p.gtype if p.type == "小微企业" else ("个体工商户" if p.type == "个体工商户" else "三农")
-                base = {"小微企业": (100, 1500), "战略性新兴产业": (300, 2000), "其他": (200, 3000),
-                        "个体工商户": (10, 100), "三农": (10, 300)}[gtype]
-                amount = round(rng.uniform(*base) / 10) * 10
-                months = rng.choice((12, 12, 12, 24, 36))
-                return {"party": p, "type": gtype, "amount": float(amount),
-                        "fee": rng.choice((0.5, 0.8, 1.0, 1.0, 1.2, 1.5, 1.5, 2.0, 2.5)),
-                        "bank": rng.choice(bank_aliases), "start": start, "end": _add_months(start, months),
-                        "share": rng.choice((0, 10, 20, 20, 20, 30, 40)),
-                        "compensated": rng.random() < 0.03}
-
             for _ in range(int(430 * scale)):
                 start = first - dt.timedelta(days=rng.randint(10, 900))
-                book.append(new(start))
+                book.append(_guarantee(rng, next(pool_iter), start, bank_aliases))
             capital0, capital1 = (30000.0, 50000.0) if ui == 0 else (10000.0, 10000.0)
             raise_idx = min(3, len(self.dates) - 1)
             alias = _file_alias(u, rng)
@@ -1613,7 +1613,8 @@ class _Generator:
                 prev = previous_cycle(cycle, self.plan.report_days)
                 crng = self.rng("guarantee", u.id, cycle)
                 for _ in range(int(crng.randint(10, 28) * scale)):
-                    book.append(new(prev + dt.timedelta(days=crng.randint(1, (cycle - prev).days))))
+                    start = prev + dt.timedelta(days=crng.randint(1, (cycle - prev).days))
+                    book.append(_guarantee(rng, next(pool_iter), start, bank_aliases))
                 in_force = [g for g in book if g["start"] <= cycle < g["end"]]
                 released = [g for g in book if year_start <= g["end"] <= cycle]
                 capital = capital1 if idx >= raise_idx and len(self.dates) > 1 else capital0
@@ -1697,6 +1698,19 @@ class _Taker:
                 break
             out.append(item)
         return out
+
+
+def _guarantee(rng: random.Random, p: _Party, start: dt.date, banks: list[str]) -> dict:
+    """One guarantee for party `p` starting on `start`: amount (万元), fee rate and risk share (%), partner bank."""
+    gtype = p.gtype if p.type == "小微企业" else ("个体工商户" if p.type == "个体工商户" else "三农")
+    low, high = {"小微企业": (100, 1500), "战略性新兴产业": (300, 2000), "其他": (200, 3000),
+                 "个体工商户": (10, 100), "三农": (10, 300)}[gtype]
+    amount = round(rng.uniform(low, high) / 10) * 10
+    months = rng.choice((12, 12, 12, 24, 36))
+    return {"party": p, "type": gtype, "amount": float(amount),
+            "fee": rng.choice((0.5, 0.8, 1.0, 1.0, 1.2, 1.5, 1.5, 2.0, 2.5)),
+            "bank": rng.choice(banks), "start": start, "end": _add_months(start, months),
+            "share": rng.choice((0, 10, 20, 20, 20, 30, 40)), "compensated": rng.random() < 0.03}
 
 
 def _topic_of(task: Task) -> int:

@@ -159,7 +159,6 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     line = write_text(ws.cell(2, 1), f"报送日期：{cycle}" + (f"　　汇总单位：{to}" if to else ""))
     line.font = Font(name=BODY_FONT.name, size=11)
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
-    _legend(ws, 3, ncols)
     write_header_row(ws, HEADER_ROW, headers)
 
     first = HEADER_ROW + 1
@@ -204,27 +203,31 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
         for start, end in runs:
             if end > start:
                 ws.merge_cells(start_row=start, start_column=gcol, end_row=end, end_column=gcol)
+    _legend(ws, 3, ncols, below=row + 1)
     ws.freeze_panes = ws.cell(first, 1).coordinate
     setup_print(ws, HEADER_ROW, title=f"{lst.name}（{cycle}）")
 
 
-def _legend(ws, row: int, ncols: int) -> None:
-    """颜色说明 followed by one coloured cell per light, wrapping onto further rows when the sheet is narrow."""
-    label = write_text(ws.cell(row, 1), "颜色说明")
-    label.font = Font(name=BODY_FONT.name, size=9.5, bold=True)
-    label.alignment = WRAP_CENTRE
-    col, r = 2, row
-    for light in LIGHTS:
-        if col > ncols:
-            col, r = 2 if ncols > 1 else 1, r + 1
-        cell = write_text(ws.cell(r, col), f"{LIGHT_LABELS[light]}：{LIGHT_MEANINGS[light]}")
+def _legend(ws, row: int, ncols: int, *, below: int | None = None) -> None:
+    """颜色说明 and one coloured cell per light: across row `row` when the sheet has room for all five, else one
+    light per row from row `below` (after the table), with a pointer to it in row `row`."""
+    small = Font(name=BODY_FONT.name, size=9.5)
+    if ncols - 1 >= len(LIGHTS) or below is None:
+        label = write_text(ws.cell(row, 1), "颜色说明")
+        label.font, label.alignment = Font(name=BODY_FONT.name, size=9.5, bold=True), WRAP_CENTRE
+        for col, light in enumerate(LIGHTS, start=2):
+            cell = write_text(ws.cell(row, col), f"{LIGHT_LABELS[light]}：{LIGHT_MEANINGS[light]}")
+            cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
+            cell.font, cell.alignment, cell.border = small, WRAP_CENTRE, BORDER
+        ws.row_dimensions[row].height = 30
+        return
+    write_text(ws.cell(row, 1), "颜色说明见表末").font = small
+    write_text(ws.cell(below, 1), "颜色说明").font = Font(name=BODY_FONT.name, size=9.5, bold=True)
+    for r, light in enumerate(LIGHTS, start=below + 1):
+        cell = write_text(ws.cell(r, 1), LIGHT_LABELS[light])
         cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
-        cell.font = Font(name=BODY_FONT.name, size=9.5)
-        cell.alignment = WRAP_CENTRE
-        cell.border = BORDER
-        col += 1
-    for rr in range(row, r + 1):
-        ws.row_dimensions[rr].height = 30
+        cell.font, cell.alignment, cell.border = small, WRAP_CENTRE, BORDER
+        write_text(ws.cell(r, 2), LIGHT_MEANINGS[light]).font = small
 
 
 def _task_values(plan: Plan, lst: TaskList, task: Task, units: tuple[str, ...], unit_lights: list, rows: Mapping
@@ -587,17 +590,24 @@ def links_html(run: Run, next_cycle: str | None = None) -> str:
     if (base / CONSOLIDATED_NAME).is_file():
         parts.append(f'<p>汇总表（报送上级用）：<a href="{_href(CONSOLIDATED_NAME)}">{esc(CONSOLIDATED_NAME)}</a>'
                      f"（{'、'.join(esc(l.name) for l in run.plan.lists)}，按官方格式，状态灯为单元格底色）</p>")
-    pages = [(name, rel) for name, rel in unit_page_index(run.plan) if (base / rel).is_file()]
+    pages = [(unit, f"{UNITS_DIR}/{unit_page_name(unit)}") for unit in feedback_units(run.plan)]
+    pages = [(unit, rel) for unit, rel in pages if (base / rel).is_file()]
     if pages:
-        items = "".join(f'<li><a href="{_href(rel)}">{esc(name)}</a></li>' for name, rel in pages)
-        parts.append(f"<p>各单位反馈页（{len(pages)} 个，可单独发给各单位）：</p><ul class=\"units\">{items}</ul>")
+        links = "、".join(f'<a href="{_href(rel)}" title="{esc(unit.name)}">{esc(unit_label(run.plan, unit.id))}</a>'
+                         for unit, rel in pages)
+        parts.append(f"<p>各单位反馈页（{len(pages)} 个，可分别发给各单位）：{links}</p>")
     nxt = next_cycle or _next_cycle(run.date, run.plan.report_days).isoformat()
     folder = run.folders.cycle_reports(nxt) / "templates"
-    if folder.is_dir():
-        files = [s.file_name for s in template_specs(run.plan, nxt) if (folder / s.file_name).is_file()]
-        if files:
-            items = "".join(f'<li><a href="{_href(f"../{nxt}/templates/{f}")}">{esc(f)}</a></li>' for f in files)
-            parts.append(f"<p>下期（{esc(nxt)}）填报模板（{len(files)} 个）：</p><ul class=\"templates\">{items}</ul>")
+    specs = [s for s in template_specs(run.plan, nxt) if (folder / s.file_name).is_file()] if folder.is_dir() else []
+    if specs:
+        parts.append(f"<p>下期（{esc(nxt)}）填报模板（{len(specs)} 个，位于 reports/{esc(nxt)}/templates/）：</p><ul>")
+        for kind, label in LEDGER_KIND_LABELS.items():
+            mine = [s for s in specs if s.kind == kind]
+            if mine:
+                links = "、".join(f'<a href="{_href(f"../{nxt}/templates/{s.file_name}")}" title="{esc(s.file_name)}">'
+                                 f"{esc(unit_label(run.plan, s.unit.id))}</a>" for s in mine)
+                parts.append(f"<li>{esc(label)}（{len(mine)} 个）：{links}</li>")
+        parts.append("</ul>")
     if not parts:
         return '<p class="muted">本期尚未生成汇总表、单位反馈页和下期模板。</p>'
     return "".join(parts)
