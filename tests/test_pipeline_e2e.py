@@ -125,3 +125,41 @@ def test_failed_run_leaves_previous_outputs_untouched(small_cycle: Path):
     assert report.read_bytes() == before_report
     files.unlink()  # leave the module's cycle usable: the next run re-ingests
     (small_cycle / "processed/2022-06-25/ingest.json").unlink()
+
+
+def test_both_plans_run_through_the_same_notebooks(tmp_path: Path):
+    """The Shanxi table runs end to end like the Datong plan: its own list and columns, lead units first."""
+    from helpers.demo import write_demo
+
+    plan = load_plan(REPO / "data/plan/shanxi-sme.yaml")
+    write_demo(plan, tmp_path / "raw", cycles=["2022-06-10", "2022-06-25"])
+    plan_path = str(REPO / "data/plan/shanxi-sme.yaml")
+    result = taizhang("run", "--plan", plan_path, "--raw", "raw", "--processed", "processed", "--reports", "reports",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "reports/2022-06-25/report.html").read_text(encoding="utf-8")
+    assert "金融支持小微企业责任分工表" in html and "牵头" in html
+    assert "信贷指标" not in html  # this plan expects no lending ledgers
+    status = pd.read_parquet(tmp_path / "processed/2022-06-25/task_status.parquet")
+    assert set(status["list"]) == {"责任分工表"}
+    for _, rows in status.groupby("task_no", sort=False):
+        roles = list(rows["role"])
+        assert roles == sorted(roles, key=lambda r: r != "牵头"), roles  # the lead's light first
+    subs = pd.read_parquet(tmp_path / "processed/2022-06-25/submissions.parquet")
+    assert set(subs["kind"]) == {"task"} and subs["received"].mean() > 0.8
+    templates = taizhang("templates", "--plan", plan_path, "--raw", "raw", "--processed", "processed", "--reports",
+                         "reports", cwd=tmp_path)
+    assert templates.returncode == 0, templates.stderr
+    assert len(list((tmp_path / "reports/2022-07-10/templates").glob("*.xlsx"))) == len(plan.expected_units("task"))
+
+
+def test_helpers_name_no_particular_plan():
+    """Lists, columns, units and targets come from the plan file; no module names either plan's units."""
+    names = {u.name for p in ("datong-2022", "shanxi-sme") for u in load_plan(REPO / f"data/plan/{p}.yaml").units}
+    names |= {a for p in ("datong-2022", "shanxi-sme") for u in load_plan(REPO / f"data/plan/{p}.yaml").units
+              for a in u.aliases if len(a) >= 4}
+    for module in (REPO / "src/helpers").glob("*.py"):
+        code = "\n".join(line for line in module.read_text(encoding="utf-8").splitlines()
+                         if not line.lstrip().startswith("#"))
+        named = sorted(n for n in names if n in code)
+        assert not named, f"{module.name} names {named}"

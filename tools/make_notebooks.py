@@ -88,7 +88,7 @@ NOTEBOOK_CELLS = {
                       "    report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
         new_code_cell("if \"guarantee\" in run.plan.ledgers:\n"
                       "    report.show_parts(report_indicators.guarantee_section(tables.indicators, tables.indicator_history))"),
-        new_markdown_cell("## 八、汇总表、单位反馈页和下期模板"),
+        new_markdown_cell("## 附：汇总表、单位反馈页和下期模板"),
         new_code_cell("from helpers import feedback, templates\n\n"
                       "feedback.write_consolidated(run)\n"
                       "feedback.write_unit_pages(run)\n"

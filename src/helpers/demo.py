@@ -1081,7 +1081,7 @@ class _Generator:
         for _ in range(200):
             brand = rng.choice(_BRAND_A) + rng.choice(_BRAND_B)
             if kind == "小微企业":
-                place = rng.choice((self.city, self.city, county, "山西"))
+                place = rng.choice((self.city, self.city, county))
                 name = f"{place}{brand}{rng.choice(co_suffixes)}"
                 reg = "93" if "合作社" in name else "91"
                 ident = make_uscc(reg + area + "".join(rng.choice(USCC_ALPHABET) for _ in range(9)))

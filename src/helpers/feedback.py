@@ -108,7 +108,7 @@ def _latest(frame: pd.DataFrame | None) -> dict[tuple[str, str, int], dict]:
 
 
 def unit_label(plan: Plan, unit_id: str) -> str:
-    """The unit's short name for labels in the consolidated lists (市金融办), else its official name."""
+    """The unit's short name for labels in the consolidated lists (its shortest alias), else its official name."""
     try:
         return short_name(plan.unit(unit_id))
     except KeyError:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .findings import SEVERITY_LABELS
 from .identifiers import mask_id
-from .plan import Plan
+from .plan import ROLE_LEAD, Plan
 from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
 
 LIGHT_COLOURS = {"red": "#d93025", "orange": "#f28b00", "yellow": "#f2c300", "green": "#1e8e3e", "grey": "#9aa0a6"}
@@ -303,20 +303,23 @@ def key_list_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
 
 
 def by_measure_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
-    """A list grouped by measure: per task, counts of each light across its units."""
+    """A list grouped by measure: per task, the lead units' lights by name first, then the counts of each light
+    across the other responsible units."""
     tasks = plan.tasks_frame()
     tasks = tasks[tasks["list"] == list_name]
     numerals = {m.no: f"{m.numeral}、{m.title}" for m in plan.measures}
     rows = []
     for task in tasks.sort_values(["measure", "task_no"], na_position="last", kind="stable").itertuples():
         mine = status[(status["list"] == list_name) & (status["task_no"] == task.task_no)]
-        counts = mine["light"].value_counts()
-        chips = " ".join(light_chip(light, f"{LIGHT_LABELS[light]} {int(counts[light])}") for light in LIGHTS
-                         if counts.get(light, 0))
+        lead = mine[mine["role"] == ROLE_LEAD]
+        others = mine[mine["role"] != ROLE_LEAD]["light"].value_counts()
+        chips = " ".join(light_chip(r.light, f"牵头 {r.unit}") for r in lead.itertuples())
+        counts = " ".join(light_chip(light, f"{LIGHT_LABELS[light]} {int(others[light])}") for light in LIGHTS
+                          if others.get(light, 0))
         rows.append({"measure": numerals.get(task.measure, "—") if not pd.isna(task.measure) else "—",
-                     "no": task.label, "text": task.text, "lights": chips})
-    return table(pd.DataFrame(rows), {"measure": "对应措施", "no": "序号", "text": "主要任务", "lights": "状态灯"},
-                 html_columns=["lights"])
+                     "no": task.label, "text": task.text, "lead": chips, "lights": counts})
+    return table(pd.DataFrame(rows), {"measure": "对应措施", "no": "序号", "text": "主要任务", "lead": "牵头单位",
+                                      "lights": "责任单位状态灯"}, html_columns=["lead", "lights"])
 
 
 def red_orange_table(status: pd.DataFrame, plan: Plan) -> str:

@@ -7,19 +7,27 @@ It never raises for bad input: a file that cannot be read comes back with no she
 Values, the same whatever the file format or reading path:
   * text stays as typed (stray spaces kept; an empty string counts as an empty cell → None);
   * numbers are float, or int when integral (|n| ≤ 2**53); booleans are bool;
-  * date-formatted cells are `datetime.datetime` (time-only formats give `datetime.time`, [h]:mm durations
-    `datetime.timedelta`);
+  * date-formatted cells are `datetime.datetime`; as in python-calamine, a date-formatted value below 1 is a
+    `datetime.time` and an [h]:mm duration a `datetime.timedelta`;
   * error cells come back as their text ("#REF!", "#DIV/0!"), the parsers downstream report them;
   * a formula without a cached result is None, with a warning;
   * CSV has no types: every value is the text as written.
 
-Reading is bounded in time and memory whatever the file declares. For .xlsx the sheet XML is first scanned with
-regular expressions (cheap, streamed in chunks) to learn each sheet's real extent; a sane sheet is then read by
-python-calamine (fast, but it materialises rows × columns cells of 32 bytes, and aborts the process when that does
-not fit, e.g. for one stray cell at XFD1048576). Any other sheet is read sparsely: its non-empty cells are copied,
-packed together, into a small temporary workbook that calamine reads, so both paths share one value conversion.
-Cells right of column `MAX_COLUMNS` are ignored with a warning; a sheet of more than `MAX_SHEET_CELLS` non-empty
-cells is refused. For .xls the BIFF records are scanned the same way before calamine reads them.
+Reading is bounded in time and memory whatever the file declares (its `<dimension ref>` is never trusted).
+python-calamine is fast but materialises a sheet's whole rectangle (rows × columns × 32 bytes) and aborts the
+process when that cannot be allocated: one stray cell at XFD1048576 asks for 512 GiB. So each .xlsx sheet's XML
+is first scanned, streamed in chunks, with regular expressions only (nothing per cell in Python; about a third
+of calamine's own time) for its real extent, cell count, hidden rows and columns, merges, error cells and
+formulas without a cached result. Then, per sheet:
+  * dense: the rectangle is sane (≤ DENSE_MAX_AREA cells, and mostly filled): calamine reads the sheet;
+  * filtered: it is sane once the cells right of MAX_COLUMNS are dropped (the usual stray cell): the sheet XML
+    is copied without them (one regular-expression substitution) into a temporary workbook calamine reads;
+  * packed: anything else (far-apart cells, cells without references): every cell is walked, and the non-empty
+    ones are packed side by side into a temporary sheet that calamine reads, then put back in place.
+All three give identical `Sheet`s (tested), because calamine converts every value. Cells right of MAX_COLUMNS
+are ignored with a warning; a sheet of more than MAX_SHEET_CELLS non-empty cells is refused with an error.
+For .xls the BIFF records are scanned the same way, cells beyond column IV blanked, declared dimensions zeroed,
+and the cell records of a sparse sheet moved next to each other in place, before calamine reads the file.
 """
 
 from __future__ import annotations
@@ -1512,7 +1520,7 @@ def _read_by_content(path: Path, suffix: str, head: bytes, place: dict, findings
         return fd.info("extension_mismatch", f"文件扩展名是 {suffix or '（无）'}，实际内容是{kind}，已按实际格式读取", **place)
 
     if head.startswith(ZIP_MAGIC):
-        if suffix not in (".xlsx", ".xlsm", ".xltx", ".xltm", ".et", ".ett"):
+        if suffix not in (".xlsx", ".xlsm", ".xltx", ".xltm", ".et", ".ett", ".xlsb", ".ods"):
             findings.append(mismatch(" .xlsx 工作簿"))
         return _read_xlsx(path, place, findings)
     if head.startswith(EMPTY_ZIP_MAGIC):

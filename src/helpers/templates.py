@@ -93,7 +93,7 @@ def safe_file_name(text: str) -> str:
 
 
 def short_name(unit: Unit) -> str:
-    """The shortest readable alias (3+ characters), else the official name: 市金融办, 人行大同中支."""
+    """The shortest readable alias (3+ characters), else the official name."""
     names = [a for a in unit.aliases if len(a) >= 3] or [unit.name]
     return min(names, key=lambda n: (len(n), n))
 

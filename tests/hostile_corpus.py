@@ -1,0 +1,268 @@
+"""Builders of the hostile corpus (issue #6): ledgers of every kind as units send them, and the broken, malformed
+and hostile files a finance office's inbox also holds. Everything is generated into a folder the test gives (a
+cycle folder under tmp_path); nothing here reads or writes anything else.
+
+Layout of every ledger written here: row 1 a title, row 2 填报单位 … 填报日期, row 3 the header, data from row 4
+(`FIRST_ROW`), so a test can name the Excel row of the i-th data row as `FIRST_ROW + i`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from openpyxl import Workbook
+
+from helpers.formats import APPLICATIONS, BANK_SUMMARY, GUARANTEE_SUMMARY, GUARANTEES, LOANS, NOLOAN_LIST
+from helpers.identifiers import make_resident_id, make_uscc
+from helpers.plan import Plan
+from helpers.tables import SheetFormat
+
+CYCLE = "2022-06-25"
+REPORT_DATE = "2022-06-24"
+FIRST_ROW = 4
+TASK_HEADER = ("序号", "工作要求", "主要任务", "完成时限", "细化举措", "年度目标和效果", "双周进展情况", "进展状态")
+
+# Public valid example codes (DOMAIN.md) and a few generated ones.
+USCC_A = "91110000600037341L"
+USCC_B = "9144030071526726XG"
+USCC_C = make_uscc("91140200MA0K00001")
+USCC_D = make_uscc("91140200MA0K00002")
+USCC_E = make_uscc("91140200MA0K00003")
+RESIDENT_A = make_resident_id("140202", dt.date(1985, 3, 12), 123)
+
+
+def headers(fmt: SheetFormat) -> list[str]:
+    """The official header texts of a fixed format, in its column order."""
+    return [c.title for c in fmt.columns]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rows of each ledger kind, as role → value dicts (the roles of `helpers.formats`)
+
+
+def task_rows(plan: Plan, unit_id: str, list_name: str, *, limit: int = 3, progress: str = "本期推进第{no}项",
+              status: Any = "正常推进") -> list[dict[str, Any]]:
+    tasks = [t for t in plan.task_list(list_name).tasks if unit_id in t.responsible][:limit]
+    return [{"no": t.no, "group": t.group, "text": t.text, "deadline": t.deadline, "actions": None, "goal": None,
+             "progress": progress.format(no=t.no), "status": status} for t in tasks]
+
+
+def summary_row(bank: str, **over: Any) -> dict[str, Any]:
+    row = {"bank": bank, "total_loans": 52000.0, "credit_loans": 9100.0, "credit_households": 310, "sme_loans": 8800.0,
+           "sme_households": 420, "sme_loans_last_year": 6500.0, "sme_loans_year_start": 7600.0,
+           "first_loan_households_reported": 12, "renewal_balance": 300.0, "sme_long_term_loans": 2100.0,
+           "transfer_pricing_bp": 60, "credit_loans_year_start": 8000.0, "total_loans_year_start": 50000.0}
+    return {**row, **over}
+
+
+def loan_row(borrower: str = "大同市示例商贸有限公司", borrower_id: Any = USCC_A, **over: Any) -> dict[str, Any]:
+    row = {"borrower": borrower, "borrower_id": borrower_id, "borrower_type": "小微企业", "county": "平城区",
+           "loan_date": dt.datetime(2022, 6, 15), "maturity_date": dt.datetime(2023, 6, 14), "amount": 100.0,
+           "credit_line": 200.0, "guarantee_method": "信用", "is_first_loan": "是", "is_renewal": "否",
+           "interest_rate": 4.35}
+    return {**row, **over}
+
+
+def application_row(applicant: str = "大同市示例商贸有限公司", applicant_id: Any = USCC_A, **over: Any) -> dict[str, Any]:
+    row = {"applicant": applicant, "applicant_id": applicant_id, "applied_on": dt.datetime(2022, 6, 13),
+           "replied_on": dt.datetime(2022, 6, 16), "result": "授信"}
+    return {**row, **over}
+
+
+def noloan_row(name: str = "大同市示例餐饮有限公司", entity_id: Any = USCC_B, **over: Any) -> dict[str, Any]:
+    row = {"name": name, "entity_id": entity_id, "entity_type": "小微企业", "county": "平城区", "industry": "餐饮",
+           "need": 50.0, "pushed_to": "工行大同分行"}
+    return {**row, **over}
+
+
+def institution_row(name: str = "市财信担保公司", **over: Any) -> dict[str, Any]:
+    row = {"institution": name, "registered_capital": 50000.0, "net_assets": 52000.0, "in_force_balance": 120000.0,
+           "in_force_count": 300, "new_this_year": 40000.0, "compensated_this_year": 300.0,
+           "released_this_year": 20000.0}
+    return {**row, **over}
+
+
+def guarantee_row(guaranteed: str = "大同市示例制造有限公司", guaranteed_id: Any = USCC_C, **over: Any) -> dict[str, Any]:
+    row = {"guaranteed": guaranteed, "guaranteed_id": guaranteed_id, "guaranteed_type": "小微企业", "amount": 500.0,
+           "fee_rate": 1.2, "partner_bank": "工行大同分行", "start_date": dt.datetime(2022, 3, 1),
+           "end_date": dt.datetime(2023, 2, 28), "risk_share": 20}
+    return {**row, **over}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writers
+
+
+SheetSpec = tuple[Sequence[str], Sequence[Sequence[Any]]]   # (header texts, data rows as lists)
+
+
+def rows_of(fmt_or_header: SheetFormat | Sequence[str], records: Iterable[Mapping[str, Any]],
+            roles: Sequence[str] | None = None) -> SheetSpec:
+    """(header, rows) for a format (or the task header, with `roles` naming its columns)."""
+    if isinstance(fmt_or_header, SheetFormat):
+        header = headers(fmt_or_header)
+        roles = [c.role for c in fmt_or_header.columns]
+    else:
+        header = list(fmt_or_header)
+        roles = list(roles or ["no", "group", "text", "deadline", "actions", "goal", "progress", "status"])
+    return header, [[rec.get(role) for role in roles] for rec in records]
+
+
+def sheet_grid(title: str, unit_text: str | None, report_date: Any, spec: SheetSpec) -> list[list[Any]]:
+    """The cells of one sheet: title, 填报单位/填报日期 line, header, data rows (from `FIRST_ROW`)."""
+    header, rows = spec
+    return [[title], [f"填报单位：{unit_text}" if unit_text else "填报单位：", None, None, "填报日期：", report_date],
+            list(header), *[list(r) for r in rows]]
+
+
+def write_xlsx(path: Path, unit_text: str | None, sheets: Mapping[str, SheetSpec], *,
+               report_date: Any = REPORT_DATE, title: str = "台账", hidden_sheets: Iterable[str] = (),
+               hidden_rows: Mapping[str, Iterable[int]] | None = None, edit=None) -> Path:
+    """An .xlsx ledger (openpyxl). `edit(wb)` may change the workbook before it is saved."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, spec in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in sheet_grid(f"{title}（{name}）", unit_text, report_date, spec):
+            ws.append(row)
+        if name in set(hidden_sheets):
+            ws.sheet_state = "hidden"
+        for r in (hidden_rows or {}).get(name, ()):
+            ws.row_dimensions[r].hidden = True
+    if edit is not None:
+        edit(wb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def task_ledger(path: Path, plan: Plan, unit_id: str, *, unit_text: str | None = None, report_date: Any = REPORT_DATE,
+                lists: Sequence[str] = ("全面清单", "重点清单"), limit: int = 3, progress: str = "本期推进第{no}项",
+                status: Any = "正常推进", rows: Mapping[str, list[dict]] | None = None, **kw: Any) -> Path:
+    """A 任务进展台账 of `unit_id` with its first `limit` tasks of each list (`rows` overrides per list)."""
+    sheets = {}
+    for name in lists:
+        recs = (rows or {}).get(name) or task_rows(plan, unit_id, name, limit=limit, progress=progress, status=status)
+        if recs:
+            sheets[name] = rows_of(TASK_HEADER, recs)
+    unit_text = unit_text if unit_text is not None else plan.unit(unit_id).name
+    return write_xlsx(path, unit_text, sheets, report_date=report_date, title="任务进展台账", **kw)
+
+
+def lending_ledger(path: Path, unit_text: str, *, summary: list[dict] | None = None, loans: list[dict] | None = None,
+                   applications: list[dict] | None = None, report_date: Any = REPORT_DATE, **kw: Any) -> Path:
+    """A 信贷数据台账: 主要指标, 贷款明细 and (when given) 首贷申请."""
+    sheets = {"主要指标": rows_of(BANK_SUMMARY, summary if summary is not None else [summary_row(unit_text)]),
+              "贷款明细": rows_of(LOANS, loans if loans is not None else [loan_row(), loan_row("大同市示例物流有限公司", USCC_B)])}
+    if applications is not None:
+        sheets["首贷申请"] = rows_of(APPLICATIONS, applications)
+    return write_xlsx(path, unit_text, sheets, report_date=report_date, title="信贷数据台账", **kw)
+
+
+def noloan_ledger(path: Path, unit_text: str, *, rows: list[dict] | None = None, report_date: Any = REPORT_DATE,
+                  **kw: Any) -> Path:
+    recs = rows if rows is not None else [noloan_row(), noloan_row("大同市示例建材有限公司", USCC_D)]
+    return write_xlsx(path, unit_text, {"无贷户名单": rows_of(NOLOAN_LIST, recs)}, report_date=report_date,
+                      title="无贷户名单", **kw)
+
+
+def guarantee_ledger(path: Path, unit_text: str, *, summary: list[dict] | None = None,
+                     detail: list[dict] | None = None, report_date: Any = REPORT_DATE, **kw: Any) -> Path:
+    sheets = {"机构概况": rows_of(GUARANTEE_SUMMARY, summary if summary is not None else [institution_row()]),
+              "担保明细": rows_of(GUARANTEES, detail if detail is not None else [guarantee_row(),
+                                                                             guarantee_row("大同市示例农业合作社", USCC_E,
+                                                                                           guaranteed_type="三农")])}
+    return write_xlsx(path, unit_text, sheets, report_date=report_date, title="担保业务台账", **kw)
+
+
+def task_csv(path: Path, plan: Plan, unit_id: str, encoding: str, *, list_name: str = "全面清单",
+             progress: str = "CSV 报送第{no}项") -> Path:
+    """A task ledger exported as CSV (one list; the list's name in the file name, as Excel names the sheet)."""
+    spec = rows_of(TASK_HEADER, task_rows(plan, unit_id, list_name, progress=progress))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for row in sheet_grid(f"任务进展台账（{list_name}）", plan.unit(unit_id).name, REPORT_DATE, spec):
+        writer.writerow(["" if v is None else v for v in row])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def task_xls(path: Path, plan: Plan, unit_id: str, *, list_name: str = "全面清单", progress: str = "XLS 报送第{no}项") -> Path:
+    """A task ledger as an old .xls (BIFF8), written with the small writer of tests/test_sources.py."""
+    from tests.test_sources import write_xls
+
+    spec = rows_of(TASK_HEADER, task_rows(plan, unit_id, list_name, progress=progress))
+    grid = sheet_grid(f"任务进展台账（{list_name}）", plan.unit(unit_id).name, REPORT_DATE, spec)
+    cells = {(r, c): v for r, row in enumerate(grid) for c, v in enumerate(row) if v is not None}
+    return write_xls(path, [(list_name, False, cells, set(), [])])
+
+
+def as_xlsm(path: Path) -> Path:
+    """Turn an .xlsx written by openpyxl into what Excel writes for a macro-enabled workbook: the macro-enabled
+    content type and a vbaProject.bin part (bytes that are no real VBA project: the suite never runs macros)."""
+    with zipfile.ZipFile(path) as src:
+        items = [(info.filename, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in items:
+            if name == "[Content_Types].xml":
+                data = data.replace(b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml")
+                data = data.replace(b"</Types>", b'<Default Extension="bin" '
+                                    b'ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+            if name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdVBA" Type="http://schemas.microsoft.com/'
+                                    b'office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>')
+            out.writestr(name, data)
+        out.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    return path
+
+
+def encrypted_workbook(path: Path) -> Path:
+    """What Excel writes for a password-protected .xlsx: an OLE container with EncryptionInfo/EncryptedPackage."""
+    from tests.test_sources import compound_file
+
+    path.write_bytes(compound_file({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\0" * 60,
+                                    "EncryptedPackage": b"\0" * 5000}))
+    return path
+
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def huge_sheet_workbook(path: Path, normal: SheetSpec, normal_name: str, unit_text: str, *, cells: int,
+                        width: int = 1000) -> Path:
+    """A workbook with a normal sheet and a sheet of `cells` non-empty cells (`width` to a row), its XML written
+    straight into the zip, streamed (openpyxl would take minutes). The cells carry no reference, as some
+    exporters write them."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    ws = wb.create_sheet(normal_name)
+    for row in sheet_grid(f"台账（{normal_name}）", unit_text, REPORT_DATE, normal):
+        ws.append(row)
+    wb.create_sheet("附表")
+    wb.save(path)
+    with zipfile.ZipFile(path) as src:
+        items = [(info.filename, src.read(info)) for info in src.infolist()]
+    huge_part = "xl/worksheets/sheet2.xml"
+    row_xml = b"<row>" + b"<c><v>1</v></c>" * width + b"</row>"
+    full, rest = divmod(cells, width)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for name, data in items:
+            if name != huge_part:
+                out.writestr(name, data)
+        with out.open(huge_part, "w", force_zip64=True) as dst:
+            dst.write(f'<worksheet xmlns="{MAIN_NS}"><sheetData>'.encode())
+            block = row_xml * 100
+            for _ in range(full // 100):
+                dst.write(block)
+            dst.write(row_xml * (full % 100))
+            if rest:
+                dst.write(b"<row>" + b"<c><v>1</v></c>" * rest + b"</row>")
+            dst.write(b"</sheetData></worksheet>")
+    return path
