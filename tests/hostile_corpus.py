@@ -266,3 +266,90 @@ def huge_sheet_workbook(path: Path, normal: SheetSpec, normal_name: str, unit_te
                 dst.write(b"<row>" + b"<c><v>1</v></c>" * rest + b"</row>")
             dst.write(b"</sheetData></worksheet>")
     return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The end-to-end hostile cycle: injection payloads and personal data typed by units, mixed with broken files
+
+PAYLOADS = (
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '" onmouseover="x',
+    "{{7*7}}",
+    "$\\alpha$",
+    "**bold** [x](javascript:alert(1))",
+    '=HYPERLINK("http://evil","点我")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+)
+# Individuals (borrowers, applicants, listed households, guaranteed parties) and their valid resident IDs.
+PEOPLE = {
+    "张伟明": make_resident_id("140202", dt.date(1985, 3, 12), 123),
+    "李秀英": make_resident_id("140203", dt.date(1990, 7, 1), 456),
+    "王建国": make_resident_id("140212", dt.date(1978, 11, 30), 789),
+    "赵丽华": make_resident_id("140221", dt.date(1995, 2, 28), 12),
+    "孙志强": make_resident_id("140222", dt.date(1969, 9, 9), 345),
+}
+FREE_TEXT_ID = make_resident_id("140224", dt.date(1988, 8, 8), 88)   # typed into a progress text
+PREVIOUS_CYCLE = "2022-06-10"
+
+
+def hostile_raw(raw: Path, plan: Plan) -> dict[str, Any]:
+    """Two cycles of a raw folder (2022-06-10 and 2022-06-25) holding payloads and personal data everywhere units
+    type text, plus broken files. Returns what was planted, for the assertions."""
+    previous, cycle = raw / PREVIOUS_CYCLE, raw / CYCLE
+    office = "finance_office"
+    tasks = [t for t in plan.task_list("全面清单").tasks if office in t.responsible][:len(PAYLOADS) + 1]
+    texts = [f"{p}" for p in PAYLOADS] + [f"已走访个体工商户（身份证 {FREE_TEXT_ID}）"]
+    recs = [{"no": t.no, "group": t.group, "text": t.text, "deadline": t.deadline, "actions": p, "goal": None,
+             "progress": p, "status": "正常推进"} for t, p in zip(tasks, texts)]
+    # the same progress in both cycles: the report lists it as copied, the templates pre-fill it
+    task_ledger(previous / "市金融办台账.xlsx", plan, office, lists=("全面清单",), rows={"全面清单": recs},
+                report_date="2022-06-09")
+    task_ledger(cycle / "市金融办台账.xlsx", plan, office, lists=("全面清单",), rows={"全面清单": recs})
+
+    # payloads in 填报单位 and file names (no "/" can be in a file name)
+    task_ledger(cycle / "<img src=x onerror=alert(1)>市税务局.xlsx", plan, "tax_datong",
+                unit_text="国家税务总局大同市税务局<img src=x onerror=alert(1)>")
+    task_ledger(cycle / "<script>alert(1)市人社局.xlsx", plan, "hrss_datong", unit_text='" onmouseover="x')
+    task_ledger(cycle / "{{7*7}}$\\alpha$某某小额贷款公司.xlsx", plan, "hrss_datong",
+                unit_text="{{7*7}}$\\alpha$某某小额贷款公司<script>alert(1)</script>")
+    task_ledger(cycle / '=HYPERLINK("http_evil","点我")市发改委.xlsx', plan, "ndrc_datong",
+                progress='=HYPERLINK("http://evil","点我")第{no}项')
+    task_ledger(cycle / "@SUM(A1)+1+1-2+3市工信局.xlsx", plan, "industry_it", progress="@SUM(A1)第{no}项")
+    task_ledger(cycle / "**bold** [x](javascript_alert(1))市科技局.xlsx", plan, "science_tech",
+                progress="**bold** [x](javascript:alert(1))第{no}项")
+
+    # lending: an unknown bank named with a payload; individuals with valid resident IDs
+    names = list(PEOPLE)
+    lending_ledger(
+        cycle / "工行大同分行信贷台账.xlsx", "工行大同分行",
+        summary=[summary_row("工行大同分行"), summary_row("<script>alert(1)</script>银行")],
+        loans=[loan_row(),
+               loan_row("<img src=x onerror=alert(1)>有限公司", USCC_B),
+               loan_row(names[0], PEOPLE[names[0]], borrower_type="个体工商户", loan_date=dt.datetime(2022, 5, 1)),
+               loan_row(names[1], PEOPLE[names[1]], borrower_type="农户", is_renewal="是"),
+               loan_row(names[1], None, borrower_type="农户"),
+               loan_row("**bold** [x](javascript:alert(1))商贸有限公司", USCC_C, county='" onmouseover="x')],
+        applications=[application_row(names[2], PEOPLE[names[2]], applied_on=dt.datetime(2022, 6, 20),
+                                      replied_on=dt.datetime(2022, 6, 13))])
+    noloan_ledger(cycle / "平城区无贷户名单.xlsx", "平城区",
+                  rows=[noloan_row(), noloan_row(names[3], PEOPLE[names[3]], entity_type="个体工商户", county="云冈区",
+                                                 pushed_to="<script>alert(1)</script>"),
+                        noloan_row(names[3], PEOPLE[names[3]], entity_type="个体工商户")])
+    guarantee_ledger(cycle / "财信担保台账.xlsx", "市财信担保公司",
+                     detail=[guarantee_row(), guarantee_row(names[4], PEOPLE[names[4]], guaranteed_type="个体工商户",
+                                                            partner_bank="<img src=x onerror=alert(1)>", risk_share=150)])
+
+    # broken files from the corpus
+    (cycle / "台账.xlsx").write_text("这不是表格", encoding="utf-8")
+    encrypted_workbook(cycle / "加密台账.xlsx")
+    Workbook().save(cycle / "空白.xlsx")
+    (cycle / "~$市金融办台账.xlsx").write_bytes(b"\x0b" + "市金融办".encode("utf-16-le") + b"\0" * 140)
+    task_csv(cycle / "市国资委全面清单.csv", plan, "sasac_datong", "gbk")
+    task_xls(cycle / "市交通局.xls", plan, "transport_datong")
+    task_ledger(cycle / "市市场监管局" / "6月" / "台账.xlsx", plan, "market_regulation",
+                edit=lambda wb: wb["全面清单"].cell(1048576, 16384, "x"))
+    task_ledger(cycle / "市市场监管局0620.xlsx", plan, "market_regulation", report_date="2022-06-20")
+    return {"payloads": PAYLOADS, "people": PEOPLE, "free_text_id": FREE_TEXT_ID}

@@ -163,3 +163,16 @@ def test_helpers_name_no_particular_plan():
                          if not line.lstrip().startswith("#"))
         named = sorted(n for n in names if n in code)
         assert not named, f"{module.name} names {named}"
+
+
+def test_explore_notebook_runs_on_processed_cycle(small_cycle: Path):
+    import papermill
+
+    from helpers.cli import _kernel_name
+
+    out = small_cycle / "explore-out.ipynb"
+    papermill.execute_notebook(str(REPO / "notebooks/explore.ipynb"), str(out), kernel_name=_kernel_name(),
+                               parameters={"raw": str(small_cycle / "raw"), "processed": str(small_cycle / "processed")},
+                               cwd=str(REPO / "notebooks"), progress_bar=False)
+    text = out.read_text(encoding="utf-8")
+    assert "周期 2022-06-25" in text and "task_status" in text

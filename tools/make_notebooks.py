@@ -13,8 +13,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 PARAMETERS = '''# parameters
-cycle: str = ""                  # 报送日期 YYYY-MM-DD（10 日或 25 日）；空 = 原始数据目录中最新的周期
-plan: str = ""                   # 计划文件；空 = data/plan/datong-2022.yaml
+cycle: str = ""                  # 报送日期 YYYY-MM-DD（10 日或 25 日）；留空表示原始数据目录中最新的周期
+plan: str = ""                   # 计划文件；留空表示默认计划 data/plan/datong-2022.yaml
 raw: str = "data/raw"            # 原始台账目录（只读；相对路径从仓库根目录算起）
 processed: str = "data/processed"  # 处理结果目录（Parquet）
 reports: str = "reports"         # 报告目录'''
@@ -97,6 +97,29 @@ NOTEBOOK_CELLS = {
         new_markdown_cell("## 附录：数据质量问题"),
         new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"
                       "display(HTML(report.findings_table(tables.findings)))"),
+    ],
+    "explore.ipynb": [
+        new_markdown_cell("# 探索：本年度各周期的处理结果\n\n先运行一次 `taizhang run`（或 `make demo`）。下面一行载入本年度截至所选周期的"
+                          "全部处理结果（每张表都带 `cycle` 列），之后就是普通的 pandas。注意：这里含借款人名称和证件号码，"
+                          "仅供分析，不要外发。"),
+        new_code_cell('# parameters\ncycle: str = ""                  # 留空表示最新周期\nplan: str = ""\n'
+                      'raw: str = "data/raw"\nprocessed: str = "data/processed"', metadata={"tags": ["parameters"]}),
+        new_code_cell("from helpers import pipeline, report\n\n"
+                      "report.setup_fonts()  # 图表中文字体\n"
+                      "year = pipeline.load_year(cycle, plan, raw, processed)\n"
+                      "print(year.run.note or f\"周期 {year.run.cycle}\")\n"
+                      "{name: len(frame) for name, frame in year.tables.items()}"),
+        new_markdown_cell("## 某家银行的借款人，按县区"),
+        new_code_cell('bank = year.run.plan.banks[0].name  # 换成任意银行的正式名称\n'
+                      'loans = year.loans[year.loans["bank"] == bank] if len(year.loans) else year.loans\n'
+                      'loans.groupby("county_name").agg(借款人=("borrower_key", "nunique"), 金额_万元=("amount", "sum"))'),
+        new_markdown_cell("## 某个县区无贷户名单的转化情况"),
+        new_code_cell('conversion = year.indicator("noloan_conversion_rate", scope="county")\nconversion.tail(3)'),
+        new_markdown_cell("## 任意指标随周期变化"),
+        new_code_cell('year.indicator("credit_loan_share", scope="category").plot(marker="o", title="信用贷款占比")'),
+        new_markdown_cell("## 状态灯随周期变化（按单位）"),
+        new_code_cell('year.task_status.pivot_table(index="unit", columns="cycle", values="light",\n'
+                      '                             aggfunc=lambda s: (s == "red").sum()).head(15)'),
     ],
 }
 

@@ -307,3 +307,46 @@ def cycle_tables(run: Run) -> CycleTables:
 
 def _or_empty(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
     return frame if frame is not None and len(frame.columns) else pd.DataFrame(columns=columns)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exploration between cycles
+
+YEAR_TABLES = ("task_status", "submissions", "progress", "findings", "indicators", "bank_summary", "loans",
+               "applications", "noloan_list", "guarantee_summary", "guarantees")
+
+
+@dataclass(frozen=True)
+class YearTables:
+    """Every processed table of the year up to a cycle, each with a `cycle` column (empty when never written).
+    These hold the units' full data (names, identifiers): for analysis in JupyterLab, not for sharing."""
+
+    run: Run
+    tables: dict[str, pd.DataFrame]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    def indicator(self, indicator: str, scope: str = "city", scope_id: str | None = None) -> pd.DataFrame:
+        """One indicator over the year's cycles: cycle × scope_id → value (a frame ready to plot)."""
+        rows = self.tables["indicators"]
+        if not len(rows):
+            return pd.DataFrame()
+        rows = rows[(rows["indicator"] == indicator) & (rows["scope"] == scope)]
+        if scope_id is not None:
+            rows = rows[rows["scope_id"] == scope_id]
+        return rows.pivot_table(index="cycle", columns="scope_id", values="value", aggfunc="first")
+
+
+def load_year(
+    cycle: str | None = None,
+    plan: str | Path | None = None,
+    raw: str | Path = DEFAULT_RAW,
+    processed: str | Path = DEFAULT_PROCESSED,
+) -> YearTables:
+    """One call for exploration: the year's processed tables up to `cycle` (default: the latest)."""
+    run = open_run(cycle, plan, raw, processed)
+    return YearTables(run, {name: run.catalog.load_year(name, run.cycle) for name in YEAR_TABLES})
