@@ -120,10 +120,21 @@ def sheet_grid(title: str, unit_text: str | None, report_date: Any, spec: SheetS
             list(header), *[list(r) for r in rows]]
 
 
+def _text_stays_text(ws) -> None:
+    """Text starting with "=" stays text, as Excel stores what a unit typed after an apostrophe (openpyxl would
+    write a formula). Real formulas are added by a writer's `edit` callback, which runs after this."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
 def write_xlsx(path: Path, unit_text: str | None, sheets: Mapping[str, SheetSpec], *,
                report_date: Any = REPORT_DATE, title: str = "台账", hidden_sheets: Iterable[str] = (),
                hidden_rows: Mapping[str, Iterable[int]] | None = None, edit=None) -> Path:
-    """An .xlsx ledger (openpyxl). `edit(wb)` may change the workbook before it is saved."""
+    """An .xlsx ledger (openpyxl). `edit(wb)` may change the workbook before it is saved (a str starting with "="
+    assigned there becomes a formula without a cached result, as openpyxl writes them)."""
     wb = Workbook()
     wb.remove(wb.active)
     for name, spec in sheets.items():
@@ -134,6 +145,7 @@ def write_xlsx(path: Path, unit_text: str | None, sheets: Mapping[str, SheetSpec
             ws.sheet_state = "hidden"
         for r in (hidden_rows or {}).get(name, ()):
             ws.row_dimensions[r].hidden = True
+        _text_stays_text(ws)
     if edit is not None:
         edit(wb)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -170,6 +170,9 @@ def test_explore_notebook_runs_on_processed_cycle(small_cycle: Path):
 
     from helpers.cli import _kernel_name
 
+    if not (small_cycle / "processed/2022-06-25/task_status.parquet").is_file():
+        assert taizhang("run", "--raw", "raw", "--processed", "processed", "--reports", "reports",
+                        cwd=small_cycle).returncode == 0
     out = small_cycle / "explore-out.ipynb"
     papermill.execute_notebook(str(REPO / "notebooks/explore.ipynb"), str(out), kernel_name=_kernel_name(),
                                parameters={"raw": str(small_cycle / "raw"), "processed": str(small_cycle / "processed")},

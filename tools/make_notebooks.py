@@ -111,12 +111,14 @@ NOTEBOOK_CELLS = {
                       "{name: len(frame) for name, frame in year.tables.items()}"),
         new_markdown_cell("## 某家银行的借款人，按县区"),
         new_code_cell('bank = year.run.plan.banks[0].name  # 换成任意银行的正式名称\n'
-                      'loans = year.loans[year.loans["bank"] == bank] if len(year.loans) else year.loans\n'
-                      'loans.groupby("county_name").agg(借款人=("borrower_key", "nunique"), 金额_万元=("amount", "sum"))'),
+                      '(year.loans[year.loans["bank"] == bank]\n'
+                      ' .groupby("county_name").agg(借款人=("borrower_key", "nunique"), 金额_万元=("amount", "sum"))\n'
+                      ' if len(year.loans) else "本年度还没有贷款明细")'),
         new_markdown_cell("## 某个县区无贷户名单的转化情况"),
         new_code_cell('conversion = year.indicator("noloan_conversion_rate", scope="county")\nconversion.tail(3)'),
         new_markdown_cell("## 任意指标随周期变化"),
-        new_code_cell('year.indicator("credit_loan_share", scope="category").plot(marker="o", title="信用贷款占比")'),
+        new_code_cell('share = year.indicator("credit_loan_share", scope="category")\n'
+                      'share.plot(marker="o", title="信用贷款占比") if len(share) else "本年度还没有信贷指标"'),
         new_markdown_cell("## 状态灯随周期变化（按单位）"),
         new_code_cell('year.task_status.pivot_table(index="unit", columns="cycle", values="light",\n'
                       '                             aggfunc=lambda s: (s == "red").sum()).head(15)'),

@@ -112,7 +112,8 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
             continue
         tables.append((fmt, read_table(sheet, fmt, file=workbook.name, header=header)))
     if not tables:
-        if workbook.sheets and not any(f.severity == "error" for f in workbook.findings):
+        # an empty workbook has its own finding (sources: empty_workbook); "not recognised" would only repeat it
+        if any(s.rows for s in workbook.sheets) and not any(f.severity == "error" for f in workbook.findings):
             out.append(fd.error("workbook_not_recognised",
                                 "无法识别台账类型：没有找到任务进展、信贷数据、无贷户名单或担保业务台账的表头",
                                 file=workbook.name))

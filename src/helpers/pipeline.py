@@ -349,4 +349,6 @@ def load_year(
 ) -> YearTables:
     """One call for exploration: the year's processed tables up to `cycle` (default: the latest)."""
     run = open_run(cycle, plan, raw, processed)
+    if not run.catalog.exists(run.cycle, "task_status"):
+        raise RunError(f"周期 {run.cycle} 还没有处理结果，请先运行 taizhang run --cycle {run.cycle}")
     return YearTables(run, {name: run.catalog.load_year(name, run.cycle) for name in YEAR_TABLES})

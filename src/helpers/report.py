@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -83,7 +84,8 @@ def table(
     empty: str = "无",
 ) -> str:
     """An HTML table of `columns` (name → Chinese heading). Values are escaped, except in `html_columns`, whose
-    cells the caller has built from escaped parts (light chips)."""
+    cells the caller has built from escaped parts (light chips). Anything in a value that looks like a resident ID
+    is masked (`_mask_in_text`): progress texts, file and sheet names are typed by units and may hold one."""
     if frame is None or not len(frame):
         return f'<p class="muted">{esc(empty)}</p>'
     html_columns, numeric = set(html_columns), set(numeric)
@@ -95,11 +97,11 @@ def table(
         for col in columns:
             value = record.get(col)
             if col in formatters:
-                shown = esc(formatters[col](value))
+                shown = esc(_mask_in_text(formatters[col](value)))
             elif col in html_columns:
                 shown = "" if value is None else str(value)
             else:
-                shown = esc(value)
+                shown = esc(_mask_in_text(value))
             cls = ' class="num"' if col in numeric else ""
             cells.append(f"<td{cls}>{shown}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -136,6 +138,7 @@ def setup_fonts() -> str:
     rcParams["font.family"] = "sans-serif"
     rcParams["font.sans-serif"] = [family, "Noto Sans CJK JP", "WenQuanYi Micro Hei", "SimHei", "DejaVu Sans"]
     rcParams["axes.unicode_minus"] = False
+    rcParams["text.parse_math"] = False     # a "$" in a label is a dollar sign, never mathtext (nor a parse error)
     rcParams["svg.hashsalt"] = "taizhang"
     rcParams["figure.dpi"] = 100
     return family
@@ -367,13 +370,15 @@ def _place(record: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _mask_in_text(text: Any) -> Any:
-    """Mask anything in a message that looks like a resident ID."""
-    import re
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{14,17}[\dXx](?![0-9A-Za-z])")
 
+
+def _mask_in_text(text: Any) -> Any:
+    """Mask anything in a text that looks like a resident ID (15 to 18 characters: whole, first-generation or
+    mistyped); valid 统一社会信用代码 of organisations are public and stay (`identifiers.mask_id`)."""
     if not isinstance(text, str):
         return text
-    return re.sub(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])", lambda m: mask_id(m.group(0)), text)
+    return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
 
 
 def findings_summary(findings: pd.DataFrame) -> str:

@@ -287,7 +287,8 @@ def read_table(
                     fd.warning("bad_value", f"{problem}", row=row_no, column=header_texts.get(col.role, col.title), **place)
                 )
             if col.kind == "id" and record.get(col.role):
-                check = check_id(record[col.role])
+                # the raw cell, not the normalised text: an ID typed into a number cell gets the hint that says so
+                check = check_id(raw)
                 record[f"{col.role}_kind"] = check.kind
                 record[f"{col.role}_valid"] = check.valid
                 if not check.valid:
