@@ -38,6 +38,9 @@ test: setup ## run the test suite
 lab: setup demo-data ## open JupyterLab on 127.0.0.1 with the taizhang kernel
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
 
+bench: setup ## benchmark cold, warm and one-file-resend runs on a generated stress year (cached in bench/data; ~10 min)
+	$(PY) bench/run.py
+
 notebooks: setup ## rewrite the notebooks from tools/make_notebooks.py (without outputs)
 	$(PY) tools/make_notebooks.py
 

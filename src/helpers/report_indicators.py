@@ -213,6 +213,8 @@ def lending_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> li
         bars_chart(indicators, "first_loan_households", "county", "首贷户数（当年累计，按县区）"),
         bars_chart(indicators, "first_loan_households", "bank", "首贷户数（当年累计，按首个认定银行）", horizontal=True),
         trend_by_scope_chart(history, "first_loan_households", "city", "全市首贷户数（当年累计）", percent=False),
+        trend_by_scope_chart(history, "first_loan_households", "county", "各县区首贷户数（当年累计）随周期变化",
+                             percent=False),
         "<h3>无贷户名单转化与授信申请回复</h3>",
         scope_table(indicators, "noloan_conversion_rate", "county"),
         bars_chart(indicators, "noloan_conversion_rate", "county", "无贷户名单转化率（按县区，%）", percent=True),

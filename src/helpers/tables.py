@@ -189,13 +189,22 @@ def read_meta(rows: Sequence[tuple[int, Sequence[Any]]]) -> dict[str, Any]:
                     if rest and rest[0] not in ":：":
                         continue
                     value: Any = rest.lstrip(":：")
-                    if not value and pos + 1 < len(texts):
+                    if not value and pos + 1 < len(texts) and not _is_meta_label(texts[pos + 1][1]):
+                        # the value in the next cell, unless that cell is the next label (a blank 填报单位：
+                        # followed by 填报日期： must not make "填报日期：" the unit)
                         value = cells[texts[pos + 1][0]]
                     if value not in ("", None) and field_name not in meta:
                         meta[field_name] = value
                         meta[f"{field_name}_row"] = row_no
                     break
     return meta
+
+
+def _is_meta_label(text: str) -> bool:
+    """"填报日期：…", "联系人" …: a cell that starts with one of the labels `read_meta` knows."""
+    norm = re.sub(r"\s+", "", text)
+    return any(norm.startswith(label) and (len(norm) == len(label) or norm[len(label)] in ":：")
+               for labels in _META_LABELS.values() for label in labels)
 
 
 def _repeats_header(cells: Sequence[Any], roles: Mapping[str, int], header_cells: Sequence[Any]) -> bool:
