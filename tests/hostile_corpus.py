@@ -313,7 +313,7 @@ def hostile_raw(raw: Path, plan: Plan) -> dict[str, Any]:
     previous, cycle = raw / PREVIOUS_CYCLE, raw / CYCLE
     office = "finance_office"
     tasks = [t for t in plan.task_list("全面清单").tasks if office in t.responsible][:len(PAYLOADS) + 1]
-    texts = [f"{p}" for p in PAYLOADS] + [f"已走访个体工商户（身份证 {FREE_TEXT_ID}）"]
+    texts = [f"已走访个体工商户（身份证 {FREE_TEXT_ID}）", *PAYLOADS]
     recs = [{"no": t.no, "group": t.group, "text": t.text, "deadline": t.deadline, "actions": p, "goal": None,
              "progress": p, "status": "正常推进"} for t, p in zip(tasks, texts)]
     # the same progress in both cycles: the report lists it as copied, the templates pre-fill it
@@ -345,7 +345,9 @@ def hostile_raw(raw: Path, plan: Plan) -> dict[str, Any]:
                loan_row(names[1], None, borrower_type="农户"),
                loan_row("**bold** [x](javascript:alert(1))商贸有限公司", USCC_C, county='" onmouseover="x')],
         applications=[application_row(names[2], PEOPLE[names[2]], applied_on=dt.datetime(2022, 6, 20),
-                                      replied_on=dt.datetime(2022, 6, 13))])
+                                      replied_on=dt.datetime(2022, 6, 13))],
+        edit=lambda wb: [wb.create_sheet("<img src=x onerror=alert(1)>").append(row)
+                         for row in (["说明", "<script>alert(1)</script>"], ["口径", "万元"])])
     noloan_ledger(cycle / "平城区无贷户名单.xlsx", "平城区",
                   rows=[noloan_row(), noloan_row(names[3], PEOPLE[names[3]], entity_type="个体工商户", county="云冈区",
                                                  pushed_to="<script>alert(1)</script>"),

@@ -33,8 +33,9 @@ NOTEBOOK_CELLS = {
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
         new_code_cell("pipeline.ingest(run)"),
-        new_code_cell('files = run.catalog.read(run.cycle, "files")\n'
-                      'files[["file", "unit", "unit_source", "kinds", "report_date", "used", "on_time"]]'),
+        new_code_cell('# counts only: the executed notebook is kept under reports/, and unit-typed text stays out of it\n'
+                      'files = run.catalog.read(run.cycle, "files")\n'
+                      'files.groupby(["kinds", "unit_source"], dropna=False).size().rename("文件数").to_frame()'),
         new_code_cell('findings = run.catalog.read(run.cycle, "findings")\n'
                       'findings.groupby(["severity", "code"]).size().rename("条数").to_frame()'),
     ],
@@ -45,7 +46,7 @@ NOTEBOOK_CELLS = {
         new_code_cell("submissions, task_status = pipeline.reconcile_cycle(run)\n"
                       'submissions.pivot_table(index="kind", columns="received", values="unit", aggfunc="count", fill_value=0)'),
         new_code_cell('task_status.pivot_table(index="list", columns="light", values="unit", aggfunc="count", fill_value=0)'),
-        new_code_cell('task_status[task_status["light"].isin(["red", "orange"])].head(20)'),
+        new_code_cell('task_status.groupby(["unit", "light"]).size().unstack(fill_value=0).head(20)'),
     ],
     "03_indicators.ipynb": [
         new_markdown_cell("# 3 计算指标\n\n清洗信贷数据台账、无贷户名单和担保业务台账，按银行、银行类别、县区和全市计算"

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import PurePosixPath
 from typing import Any, Iterable
 
 import pandas as pd
@@ -94,8 +95,14 @@ def _resolve_unit(plan: Plan, workbook: Workbook, metas: list[dict]) -> tuple[Un
         unit = plan.find_unit_in(str(meta.get("title") or ""))
         if unit:
             return unit, "标题"
-    unit = plan.find_unit_in(workbook.path.stem)
+    unit = plan.find_unit_in(_stem(workbook))
     return (unit, "文件名") if unit else (None, None)
+
+
+def _stem(workbook: Workbook) -> str:
+    """The file name without folder and extension, as readable text (`Workbook.name`, not the path on disk: a
+    GBK-encoded name is shown decoded)."""
+    return PurePosixPath(workbook.name).stem
 
 
 def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
@@ -128,7 +135,7 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
     typed_unit = next((m.get("unit") for m in metas if m.get("unit")), None)
     if unit is None:
         out.append(fd.error("unit_unknown",
-                            f"无法确定填报单位：「{typed_unit or workbook.path.stem}」与计划中的单位及别名都不匹配",
+                            f"无法确定填报单位：「{typed_unit or _stem(workbook)}」与计划中的单位及别名都不匹配",
                             file=workbook.name))
     elif source != "填报单位" and typed_unit:
         out.append(fd.warning("unit_alias_unknown", f"填报单位「{typed_unit}」不是已知名称，按{source}识别为「{unit.name}」",

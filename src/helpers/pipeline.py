@@ -107,7 +107,7 @@ def ingest(run: Run) -> pd.DataFrame:
         fingerprint = {
             "version": INGEST_VERSION,
             "plan": _plan_digest(run.plan),
-            "files": {p.relative_to(cycle_dir).as_posix(): _sha256(p) for p in paths},
+            "files": {sources.relative_name(p, cycle_dir): _sha256(p) for p in paths},
         }
         manifest = run.catalog.read_json(cycle, "ingest")
         if manifest == fingerprint and run.catalog.exists(cycle, "files"):

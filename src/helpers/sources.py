@@ -1405,7 +1405,8 @@ def _read_csv(path: Path, data: bytes, place: dict, findings: list[Finding]) -> 
         raise _Refused(fd.error("file_too_large", f"CSV 文件超过 {MAX_CSV_BYTES // 2**20} MB，未读取"))
     text = _decode_text(data, place, findings)
     delimiter = _sniff_delimiter(text)
-    sheet_place = {**place, "sheet": path.stem}
+    stem = readable_name(path.stem)
+    sheet_place = {**place, "sheet": stem}
     notes = _SheetNotes()
     rows: list[tuple[int, tuple]] = []
     cells = 0
@@ -1430,7 +1431,7 @@ def _read_csv(path: Path, data: bytes, place: dict, findings: list[Finding]) -> 
         findings.append(fd.error("csv_malformed", f"CSV 文件格式有误，第 {reader.line_num} 行之后未读取（{exc}）",
                                  row=reader.line_num, **sheet_place))
     findings.extend(_cell_findings(notes, rows, sheet_place))
-    return [Sheet(path.stem, tuple(rows))]
+    return [Sheet(stem, tuple(rows))]
 
 
 def _looks_like_table_text(data: bytes) -> bool:
@@ -1464,14 +1465,34 @@ def _sha256(path: Path) -> tuple[str, bytes]:
     return h.hexdigest(), head
 
 
+def readable_name(name: str) -> str:
+    """A file name as text that can be shown and stored. Names that are not UTF-8 reach Python as surrogate
+    escapes (GBK names of an archive made on Windows and unzipped on Linux, say) and would break every writer;
+    they are decoded as GB18030, or else their undecodable bytes shown as "\ufffd"."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "replace")
+
+
+def relative_name(path: Path, root: Path | None) -> str:
+    """`path` relative to `root` (posix style, readable: `readable_name`), as findings and tables name a file."""
+    return _display_name(Path(path), root)
+
+
 def _display_name(path: Path, root: Path | None) -> str:
     if root is not None:
         for inner, outer in ((path.absolute(), Path(root).absolute()), (path.resolve(), Path(root).resolve())):
             try:
-                return inner.relative_to(outer).as_posix()
+                return readable_name(inner.relative_to(outer).as_posix())
             except ValueError:
                 continue
-    return path.name
+    return readable_name(path.name)
 
 
 def read_workbook(path: Path, *, root: Path | None = None) -> Workbook:
@@ -1583,7 +1604,7 @@ def list_cycle_files(cycle_dir: Path) -> tuple[list[Path], list[Finding]]:
             if _quiet(file_name):
                 continue
             p = Path(here) / file_name
-            found.append((p.relative_to(cycle_dir).as_posix(), p))
+            found.append((readable_name(p.relative_to(cycle_dir).as_posix()), p))
     found.sort()
     paths: list[Path] = []
     out: list[Finding] = []
