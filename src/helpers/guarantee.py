@@ -38,7 +38,7 @@ from . import findings as fd
 from .formats import GUARANTEE_SUMMARY, GUARANTEES
 from .lending import status_for
 from .plan import Plan, Unit
-from .values import clean_text
+from .values import cell_date as _date, cell_float as _num, cell_missing as _missing, clean_text
 
 INDICATOR_COLUMNS = [
     "indicator", "scope", "scope_id", "value", "target", "status", "basis", "numerator", "denominator", "unit",
@@ -69,32 +69,7 @@ _DETAIL_SHEET = GUARANTEES.name
 # Private helpers
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
-
-def _num(value: Any) -> float | None:
-    """A cell of a numeric column as float, None when missing."""
-    if _missing(value):
-        return None
-    return float(value)
-
-
-def _date(value: Any) -> dt.date | None:
-    if _missing(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _money(value: float) -> str:

@@ -62,6 +62,7 @@ from .formats import APPLICATIONS, BANK_SUMMARY, LOANS, NOLOAN_LIST
 from .identifiers import check_id, mask_id, mask_name
 from .plan import BANK_CATEGORIES, Plan, Unit, name_key
 from .tables import SheetFormat
+from .values import cell_date as _date, cell_float as _num, cell_missing as _missing
 
 __all__ = [
     "INDICATORS",
@@ -132,23 +133,6 @@ _BASELINE_ROLES = {
 # Small private helpers
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _num(value: Any) -> float | None:
-    if _missing(value) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def _int(value: Any) -> int | None:
@@ -174,20 +158,6 @@ def _flag(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
 
-
-def _date(value: Any) -> dt.date | None:
-    if _missing(value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
 
 
 def _cycle_text(value: Any) -> str | None:

@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal, DecimalException
 
+import pandas as pd
+
 __all__ = [
     "ValueProblem",
     "amount_factor",
@@ -462,3 +464,42 @@ def similarity(a: object, b: object) -> float:
     if not key_a and not key_b:
         return 1.0
     return difflib.SequenceMatcher(None, key_a, key_b, autojunk=False).ratio()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cells of finished frames (after a Parquet round trip): missing values in all their pandas spellings
+
+
+def cell_missing(value: object) -> bool:
+    """None, NaN, pd.NA and NaT are missing; anything pandas cannot test is present."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def cell_float(value: object) -> float | None:
+    """A numeric cell as float; None when missing, a bool or not a number."""
+    if cell_missing(value) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def cell_date(value: object) -> dt.date | None:
+    """A date cell (date, datetime, Timestamp or ISO text) as a date; None when missing or not a date."""
+    if cell_missing(value):
+        return None
+    if isinstance(value, dt.datetime):  # pd.Timestamp is a datetime
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
