@@ -36,7 +36,7 @@ test: setup ## run the test suite
 	$(PY) -m pytest
 
 lab: setup demo-data ## open JupyterLab on 127.0.0.1 with the taizhang kernel
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup ## benchmark cold, warm and one-file-resend runs on a generated stress year (cached in bench/data; ~10 min)
 	$(PY) bench/run.py
