@@ -14,7 +14,6 @@ Speed is for the benchmarks: no test here times anything.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import html
 import json
@@ -709,9 +708,6 @@ def test_hostile_run_shows_no_personal_data(hostile_run: HostileRun):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="templates.py pre-fills last cycle's 双周进展情况/细化举措/年度目标和效果 "
-                   "unmasked, and notebooks/02_reconcile shows raw task_status rows (progress included); remove "
-                   "this marker once both mask it (feedback.mask_text)")
 def test_hostile_run_masks_resident_ids_typed_into_free_text(hostile_run: HostileRun):
     """A resident ID a unit typed into a progress text (or a file name) is masked in every output too."""
     rid = hostile_run.planted["free_text_id"]

@@ -246,3 +246,15 @@ def make_resident_id(area: str, birth: dt.date, seq: int) -> str:
         raise ValueError("birth must lie between 1900-01-01 and today")
     body = f"{area}{birth:%Y%m%d}{seq:03d}"
     return body + resident_check_char(body)
+
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{14,17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def mask_ids_in_text(text: object) -> object:
+    """Mask anything in a free text that looks like an identifier of 15–18 digits (a resident ID, whole,
+    first-generation or mistyped); valid 统一社会信用代码 of organisations are public and stay (`mask_id`).
+    Non-text values are returned unchanged."""
+    if not isinstance(text, str):
+        return text
+    return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)

@@ -49,7 +49,6 @@ Status rule
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from .findings import SEVERITY_LABELS
-from .identifiers import mask_id
+from .identifiers import mask_ids_in_text
 from .plan import ROLE_LEAD, Plan
 from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
 
@@ -85,7 +84,7 @@ def table(
 ) -> str:
     """An HTML table of `columns` (name → Chinese heading). Values are escaped, except in `html_columns`, whose
     cells the caller has built from escaped parts (light chips). Anything in a value that looks like a resident ID
-    is masked (`_mask_in_text`): progress texts, file and sheet names are typed by units and may hold one."""
+    is masked (`mask_ids_in_text`): progress texts, file and sheet names are typed by units and may hold one."""
     if frame is None or not len(frame):
         return f'<p class="muted">{esc(empty)}</p>'
     html_columns, numeric = set(html_columns), set(numeric)
@@ -97,11 +96,11 @@ def table(
         for col in columns:
             value = record.get(col)
             if col in formatters:
-                shown = esc(_mask_in_text(formatters[col](value)))
+                shown = esc(mask_ids_in_text(formatters[col](value)))
             elif col in html_columns:
                 shown = "" if value is None else str(value)
             else:
-                shown = esc(_mask_in_text(value))
+                shown = esc(mask_ids_in_text(value))
             cls = ' class="num"' if col in numeric else ""
             cells.append(f"<td{cls}>{shown}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -350,7 +349,7 @@ def findings_table(findings: pd.DataFrame, limit: int | None = None) -> str:
     frame = findings.assign(
         sev=findings["severity"].map(lambda s: f'<span class="sev-{esc(s)}">{esc(SEVERITY_LABELS.get(s, s))}</span>'),
         place=[_place(r) for r in findings.to_dict("records")],
-        message=findings["message"].map(_mask_in_text),
+        message=findings["message"].map(mask_ids_in_text),
     )
     if limit is not None:
         frame = frame.head(limit)
@@ -370,15 +369,6 @@ def _place(record: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{14,17}[\dXx](?![0-9A-Za-z])")
-
-
-def _mask_in_text(text: Any) -> Any:
-    """Mask anything in a text that looks like a resident ID (15 to 18 characters: whole, first-generation or
-    mistyped); valid 统一社会信用代码 of organisations are public and stay (`identifiers.mask_id`)."""
-    if not isinstance(text, str):
-        return text
-    return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
 
 
 def findings_summary(findings: pd.DataFrame) -> str:

@@ -39,6 +39,7 @@ from .pipeline import Run, RunError, open_run
 from .plan import Plan, PlanError, Task, TaskList, Unit, load_plan
 from .reconcile import LIGHT_LABELS, effective_milestones
 from .tables import Column, SheetFormat
+from .identifiers import mask_ids_in_text
 
 __all__ = [
     "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "TemplateSpec", "build_data_template",
@@ -358,9 +359,10 @@ def _task_sheet(wb: Workbook, plan: Plan, lst: TaskList, tasks: list[Task], unit
             "lead": "、".join(plan.unit_name(u) for u in task.lead),
             "units": "、".join(plan.unit_name(u) for u in task.units),
             "measure": task.measure,
-            "actions": prev.get("actions"),
-            "goal": prev.get("goal"),
-            "progress": prev.get("progress"),
+            # last cycle's texts go back out to the unit: identifiers typed into them are masked like everywhere
+            "actions": mask_ids_in_text(prev.get("actions")),
+            "goal": mask_ids_in_text(prev.get("goal")),
+            "progress": mask_ids_in_text(prev.get("progress")),
             "status": prev.get("status") if isinstance(prev.get("status"), str) and prev["status"] in STATUSES else None,
         }
         for col, role in enumerate(roles, start=1):
