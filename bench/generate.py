@@ -20,11 +20,11 @@ scenario (`scenario(loans)`) is a folder of hard links to the cached cycles.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import datetime as dt
 import hashlib
 import json
-import math
 import os
 import random
 import shutil
@@ -38,12 +38,19 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(HERE))
 
-from helpers.cycles import cycles_between, elapsed_share, previous_cycle  # noqa: E402
-from helpers.formats import APPLICATIONS, BANK_SUMMARY, GUARANTEE_SUMMARY, GUARANTEES, LOANS, NOLOAN_LIST  # noqa: E402
-from helpers.identifiers import USCC_ALPHABET, resident_check_char, uscc_check_char  # noqa: E402
-from helpers.plan import Plan, Unit, load_plan  # noqa: E402
+from xlsx import Sheet, column_letters, write_workbook
 
-from xlsx import Sheet, column_letters, write_workbook  # noqa: E402
+from helpers.cycles import cycles_between, elapsed_share, previous_cycle
+from helpers.formats import (
+    APPLICATIONS,
+    BANK_SUMMARY,
+    GUARANTEE_SUMMARY,
+    GUARANTEES,
+    LOANS,
+    NOLOAN_LIST,
+)
+from helpers.identifiers import USCC_ALPHABET, resident_check_char, uscc_check_char
+from helpers.plan import Plan, Unit, load_plan
 
 GEN_VERSION = 1
 PLAN_FILE = REPO / "data/plan/datong-2022.yaml"
@@ -82,6 +89,7 @@ class Spec:
     guarantees_earlier: tuple[int, int] = (1_000, 1_900)
     first: str = "2022-01-10"
     current: str = CURRENT
+    parties: int = 60_000            # borrowers with loans before this year
 
     def cycles(self, plan: Plan) -> list[str]:
         start, end = dt.date.fromisoformat(self.first), dt.date.fromisoformat(self.current)
@@ -140,7 +148,7 @@ class World:
         self.cycles = spec.cycles(plan)
         self.counties = [u.county for u in plan.units_of(kind="county")]
         rng = _rng("world")
-        self.regular = [_party(rng, self.counties) for _ in range(60_000)]
+        self.regular = [_party(rng, self.counties) for _ in range(spec.parties)]
         self.noloan = {c: [] for c in self.counties}
         nrng = _rng("noloan-world")
         while min(len(v) for v in self.noloan.values()) < max(spec.noloan_current, spec.noloan_earlier[1]):
@@ -506,10 +514,11 @@ def _plan_digest() -> str:
 
 
 def _source_digest() -> str:
-    """The generator's own code: editing it invalidates the cache."""
+    """The generator's own code, as syntax (comments and formatting do not count): changing what it does
+    invalidates the cache."""
     h = hashlib.sha256()
     for name in ("generate.py", "xlsx.py"):
-        h.update((HERE / name).read_bytes())
+        h.update(ast.dump(ast.parse((HERE / name).read_text(encoding="utf-8"))).encode())
     return h.hexdigest()[:16]
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
 _EPOCH = dt.date(1899, 12, 30)
@@ -77,8 +78,9 @@ class _Strings:
         self.count = 0
 
     def xml(self) -> bytes:
-        parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{_MAIN}" '
-                 f'count="{self.count}" uniqueCount="{len(self.index)}">']
+        head = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{_MAIN}" '
+                f'count="{self.count}" uniqueCount="{len(self.index)}">')
+        parts = [head]
         for text in self.index:
             space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
             parts.append(f"<si><t{space}>{escape(text)}</t></si>")

@@ -33,8 +33,8 @@ from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, LIGHTS
 from .report import esc, light_chip, page, table
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, PLAN_ROLES, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        fit_row_height, safe_file_name, setup_print, sheet_title, short_name, template_specs,
-                        text_width, write_header_row, write_text)
+                        CellStyler, fit_row_height, output_fingerprint, safe_file_name, setup_print, sheet_title,
+                        short_name, template_specs, text_width, write_header_row, write_text)
 
 __all__ = [
     "CONSOLIDATED_NAME", "LIGHT_FILLS", "UNITS_DIR", "build_consolidated", "feedback_units", "improvements",
@@ -152,7 +152,8 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     line = write_text(ws.cell(2, 1), f"报送日期：{cycle}" + (f"　　汇总单位：{to}" if to else ""))
     line.font = Font(name=BODY_FONT.name, size=11)
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
-    write_header_row(ws, HEADER_ROW, headers)
+    styler = CellStyler()
+    write_header_row(ws, HEADER_ROW, headers, styler)
 
     first = HEADER_ROW + 1
     row = first
@@ -174,11 +175,13 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
                 else:
                     value = "\n".join(p for u in chunk if (p := parts[role].get(u))) or None
                 cell = write_text(ws.cell(r, col), mask_text(value))
-                cell.font = BODY_FONT
-                cell.border = BORDER
-                cell.alignment = WRAP_CENTRE if role in ("no", "group") else WRAP_TOP
-            if "progress" in roles and worst:
-                ws.cell(r, roles.index("progress") + 1).fill = PatternFill("solid", fgColor=LIGHT_FILLS[worst])
+                if role == "progress" and worst:
+                    styler.apply(cell, ("progress", worst), font=BODY_FONT, border=BORDER, alignment=WRAP_TOP,
+                                 fill=PatternFill("solid", fgColor=LIGHT_FILLS[worst]))
+                else:
+                    centre = role in ("no", "group")
+                    styler.apply(cell, ("body", centre), font=BODY_FONT, border=BORDER,
+                                 alignment=WRAP_CENTRE if centre else WRAP_TOP)
             fit_row_height(ws, r, widths if len(chunks) == 1 else {c: widths[c] for c in widths
                                                                     if columns[c - 1] in unit_roles})
         if len(chunks) > 1:                     # the task's plan cells span its continuation rows
@@ -283,13 +286,20 @@ def _chunks(parts: Mapping[str, Mapping[str, str]], units: tuple[str, ...], widt
 
 
 def write_consolidated(run: Run) -> Path:
-    """`reports/<cycle>/consolidated.xlsx` from the cycle's `task_status` and `progress`."""
-    status = run.catalog.read(run.cycle, "task_status")
-    if status is None:
+    """`reports/<cycle>/consolidated.xlsx` from the cycle's `task_status` and `progress` (kept as it is when it
+    was built from the same inputs)."""
+    if not run.catalog.exists(run.cycle, "task_status"):
         raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 task_status），请先运行 02_reconcile")
+    final = run.folders.cycle_reports(run.cycle) / CONSOLIDATED_NAME
+    fingerprint = output_fingerprint(run, ("task_status", "progress"), what="consolidated")
+    if run.catalog.read_json(run.cycle, "consolidated") == fingerprint and final.is_file():
+        return final
+    status = run.catalog.read(run.cycle, "task_status")
     progress = run.catalog.read(run.cycle, "progress")
     wb = build_consolidated(run.plan, status, progress, run.cycle)
-    return run.catalog.save_workbook(wb, run.folders.cycle_reports(run.cycle) / CONSOLIDATED_NAME)
+    path = run.catalog.save_workbook(wb, final)
+    run.catalog.write_json(run.cycle, "consolidated", fingerprint)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -549,20 +559,47 @@ def write_unit_pages(run: Run) -> list[Path]:
     """`reports/<cycle>/units/<official name>.html` for every unit expected to report (the folder is replaced as a
     whole, so no stale page survives)."""
     cat = run.catalog
+    if not (cat.exists(run.cycle, "submissions") and cat.exists(run.cycle, "task_status")):
+        raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 submissions 或 task_status），请先运行 02_reconcile")
+    final = run.folders.cycle_reports(run.cycle) / UNITS_DIR
+    expected = [final / unit_page_name(unit) for unit in feedback_units(run.plan)]
+    fingerprint = output_fingerprint(run, ("submissions", "task_status", "findings"), what="unit_pages")
+    if cat.read_json(run.cycle, "unit_pages") == fingerprint and _exactly(final, expected):
+        return expected
     submissions = cat.read(run.cycle, "submissions")
     status = cat.read(run.cycle, "task_status")
-    if submissions is None or status is None:
-        raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 submissions 或 task_status），请先运行 02_reconcile")
     findings = cat.read(run.cycle, "findings")
-    final = run.folders.cycle_reports(run.cycle) / UNITS_DIR
     names = []
+    # each unit's rows split off once: a page then filters small frames (the same rows `_mine` and
+    # `unit_findings` would pick out of the whole tables)
+    subs_by, status_by = _by_unit(submissions), _by_unit(status)
     with atomic_dir(final, run.folders) as staging:
         for unit in feedback_units(run.plan):
             name = unit_page_name(unit)
-            html = unit_page(run.plan, unit, run.cycle, submissions, status, findings)
+            subs = subs_by.get(unit.id, submissions.iloc[0:0]) if subs_by is not None else submissions
+            mine = status_by.get(unit.id, status.iloc[0:0]) if status_by is not None else status
+            found = unit_findings(findings, unit, submissions)
+            html = unit_page(run.plan, unit, run.cycle, subs, mine, found)
             cat.save_text(html, staging / name)
             names.append(name)
+    cat.write_json(run.cycle, "unit_pages", fingerprint)
     return [final / n for n in names]
+
+
+def _by_unit(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame] | None:
+    """unit_id → that unit's rows (as `_mine` selects them), or None when the frame has no unit_id column."""
+    if frame is None or not len(frame) or "unit_id" not in frame:
+        return None
+    return {unit_id: part for unit_id, part in frame.groupby("unit_id", sort=False)}
+
+
+def _exactly(folder: Path, paths: list[Path]) -> bool:
+    """The folder holds these files and nothing else (a kept folder must be what a rebuild would write)."""
+    try:
+        return folder.is_dir() and sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths) \
+            and all(p.is_file() for p in paths)
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------------------------

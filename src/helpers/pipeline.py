@@ -165,16 +165,42 @@ def _sha256(path: Path) -> str:
 # Reconcile
 
 
+RECONCILE_VERSION = 1   # bump when reconcile output changes, so cached cycles are reconciled again
+
+
 def reconcile_cycle(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write `submissions` and `task_status` for every cycle of the year up to the run's (each light compares
-    with the cycle before it) and return the run cycle's two tables."""
+    with the cycle before it) and return the run cycle's two tables. A cycle whose inputs (its ingested files,
+    the cycle before it and that cycle's reconciliation) are unchanged since last time is not recomputed."""
+    cat = run.catalog
     result = None
-    for cycle in run.catalog.year_cycles(run.cycle):
-        if run.catalog.exists(cycle, "files"):
-            result = _reconcile(run, cycle)
+    for cycle in cat.year_cycles(run.cycle):
+        if not cat.exists(cycle, "files"):
+            continue
+        fingerprint = _reconcile_fingerprint(run, cycle)
+        if cat.read_json(cycle, "reconcile") == fingerprint and all(
+                cat.exists(cycle, name) for name in ("submissions", "task_status", "findings_reconcile")):
+            result = (cycle, None)
+            continue
+        result = (cycle, _reconcile(run, cycle))
+        cat.write_json(cycle, "reconcile", fingerprint)
     if result is None:
         raise RunError(f"周期 {run.cycle} 尚未读取台账，请先运行 01_ingest")
-    return result
+    cycle, tables = result
+    return tables if tables is not None else (cat.read(cycle, "submissions"), cat.read(cycle, "task_status"))
+
+
+def _reconcile_fingerprint(run: Run, cycle: str) -> dict:
+    cat = run.catalog
+    previous = cat.previous(cycle)
+    return {
+        "version": RECONCILE_VERSION,
+        "ingest_version": INGEST_VERSION,
+        "plan": _plan_digest(run.plan),
+        "ingest": cat.read_json(cycle, "ingest"),
+        "previous": {"cycle": previous, "ingest": cat.read_json(previous, "ingest"),
+                     "reconcile": cat.read_json(previous, "reconcile")},
+    }
 
 
 def _reconcile(run: Run, cycle: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -4,6 +4,7 @@ with a Chinese reason for every unit × task it is responsible for (`task_status
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Iterable
 
 import pandas as pd
@@ -31,12 +32,19 @@ def submissions(plan: Plan, files: pd.DataFrame, tables: dict[str, pd.DataFrame]
     ledger) counts as received through that file."""
     rows = []
     used = files[files["used"]] if len(files) else files
+    # (unit_id, kind) → the used files' names and 填报日期, in file order: one pass instead of one filter per unit
+    sent: dict[tuple, tuple[list, list]] = {}
+    if len(used):
+        for unit_id, kinds, name, date in zip(used["unit_id"], used["kinds"], used["file"], used["report_date"]):
+            for kind in (kinds.split(",") if isinstance(kinds, str) else ()):
+                names_, dates_ = sent.setdefault((unit_id, kind), ([], []))
+                names_.append(name)
+                dates_.append(date)
     for kind in plan.ledgers:
         for unit in plan.expected_units(kind):
-            mine = used[(used["unit_id"] == unit.id) & used["kinds"].str.split(",").apply(lambda ks: kind in ks)] \
-                if len(used) else used
-            names = list(mine["file"]) if len(mine) else []
-            dates = [d for d in (mine["report_date"] if len(mine) else []) if d is not None and not pd.isna(d)]
+            names, all_dates = sent.get((unit.id, kind), ([], []))
+            names = list(names)
+            dates = [d for d in all_dates if d is not None and not pd.isna(d)]
             if kind == "lending" and not names:
                 names, dates = _named_in_summary(tables.get("bank_summary"), unit.id, files)
             received = bool(names)
@@ -123,13 +131,16 @@ def task_status(
     upcoming = next_cycle(cycle, plan.report_days)
     reported = _latest_rows(progress)
     before = _latest_rows(previous_progress) if previous_progress is not None else {}
+    milestones_of: dict[tuple[str, int], tuple[Milestone, ...]] = {}
     prev_lights = {}
     if previous_status is not None and len(previous_status):
         prev_lights = {(r.unit_id, r.list, int(r.task_no)): r.light for r in previous_status.itertuples()}
     rows = []
     for resp in plan.responsibilities.sort_values(["list_order", "task_no", "role_order"], kind="stable").itertuples():
         task = plan.task(resp.list, resp.task_no)
-        milestones = effective_milestones(plan, task)
+        milestones = milestones_of.get((resp.list, resp.task_no))
+        if milestones is None:
+            milestones = milestones_of[(resp.list, resp.task_no)] = effective_milestones(plan, task)
         key = (resp.unit_id, resp.list, resp.task_no)
         row = reported.get(key)
         prev = before.get(key)
@@ -170,11 +181,15 @@ def _dated(milestones: Iterable[Milestone]) -> list[Milestone]:
     return [m for m in milestones if m.due is not None]
 
 
+_ROW_FIELDS = frozenset({"unit_id", "list", "task_no", "status", "progress", "file", "row"})
+
+
 def _latest_rows(progress: pd.DataFrame | None) -> dict[tuple, dict]:
     """(unit_id, list, task_no) → the row reported; a unit reporting a task twice keeps its last row."""
     if progress is None or not len(progress):
         return {}
     usable = progress.dropna(subset=["unit_id", "task_no"])
+    usable = usable[[c for c in usable.columns if c in _ROW_FIELDS]]   # the fields a light looks at, no more
     out = {}
     for record in usable.to_dict("records"):
         out[(record["unit_id"], record["list"], int(record["task_no"]))] = record
@@ -198,7 +213,7 @@ def _light(task: Task, milestones, row: dict | None, prev: dict | None, cycle: d
     done = status == "已完成"
     passed = [m for m in dated if m.due < cycle]
     copied = bool(text and prev is not None and not _blank(prev.get("progress"))
-                  and text_key(text) == text_key(prev.get("progress")))
+                  and _text_key(text) == _text_key(prev.get("progress")))
     if dated and not done and dated[-1].due < cycle:
         last = dated[-1]
         return "red", f"最后节点 {last.due:%Y-%m-%d}「{last.text}」已过，未报告已完成", copied
@@ -219,6 +234,12 @@ def _light(task: Task, milestones, row: dict | None, prev: dict | None, cycle: d
         return "grey", "持续推进类任务，无明确时间节点", copied
     nxt = next(m for m in dated if m.due >= cycle)
     return "green", f"已报送进展，下一节点 {nxt.due:%Y-%m-%d}「{nxt.text}」尚未到期", copied
+
+
+@lru_cache(maxsize=1 << 15)
+def _text_key(text: str) -> str:
+    """`text_key`, remembered: each progress text is compared with the next cycle's too."""
+    return text_key(text)
 
 
 def light_counts(status: pd.DataFrame) -> pd.Series:

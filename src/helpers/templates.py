@@ -15,7 +15,10 @@ Everything comes from the plan (lists, their `columns` role → header mapping, 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+from copy import copy
+from functools import lru_cache
 import re
 import unicodedata
 from pathlib import Path
@@ -42,10 +45,10 @@ from .tables import Column, SheetFormat
 from .identifiers import mask_ids_in_text
 
 __all__ = [
-    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "TemplateSpec", "build_data_template",
-    "build_task_template", "build_template", "deadline_text", "fit_row_height", "open_for_next", "safe_file_name",
-    "setup_print", "sheet_title", "short_name", "template_file_name", "template_specs", "text_width",
-    "write_header_row", "write_templates", "write_text",
+    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "CellStyler", "TemplateSpec", "build_data_template",
+    "build_task_template", "build_template", "deadline_text", "fit_row_height", "open_for_next", "output_fingerprint",
+    "safe_file_name", "setup_print", "sheet_title", "short_name", "template_file_name", "template_specs",
+    "text_width", "write_header_row", "write_templates", "write_text",
 ]
 
 # Roles whose cells come from the plan and are locked; every other role of a list is filled by the unit.
@@ -85,6 +88,32 @@ _FORMULA_START = ("=", "+", "-", "@")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Small helpers shared with `feedback`
+
+
+class CellStyler:
+    """Applies a few fixed cell formats to many cells of one workbook, fast: openpyxl hashes every Font, Border,
+    Fill … object on each assignment, so a format is assigned attribute by attribute once, on the first cell that
+    needs it, and later cells get a copy of that cell's style indices, which gives exactly the same format. A
+    quote prefix already set by `write_text` is kept. One styler per workbook (the indices are the workbook's)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[Any, Any] = {}
+
+    def apply(self, cell, key: Any, **attributes: Any):
+        array = self._arrays.get(key)
+        if array is None:
+            for name, value in attributes.items():
+                setattr(cell, name, value)
+            array = copy(cell._style)
+            array.quotePrefix = 0
+            self._arrays[key] = array
+            return cell
+        quoted = cell.quotePrefix
+        cell._style = copy(array)
+        if quoted:
+            cell.quotePrefix = True
+        return cell
+
 
 
 def safe_file_name(text: str) -> str:
@@ -169,6 +198,15 @@ def fit_row_height(ws: Worksheet, row: int, widths: Mapping[int, float], *, line
     ws.row_dimensions[row].height = min(409.0, max(minimum, lines * line_height + 4))
 
 
+def _styler(wb: Workbook) -> CellStyler:
+    """The workbook's own styler (kept on the workbook: style indices belong to it)."""
+    styler = getattr(wb, "_taizhang_styler", None)
+    if styler is None:
+        styler = CellStyler()
+        wb._taizhang_styler = styler
+    return styler
+
+
 def _blank(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) \
         or (isinstance(value, str) and not value.strip())
@@ -225,13 +263,11 @@ def _title_row(ws: Worksheet, ncols: int, text: str) -> None:
     ws.row_dimensions[1].height = 36
 
 
-def write_header_row(ws: Worksheet, row: int, headers: Sequence[str]) -> None:
+def write_header_row(ws: Worksheet, row: int, headers: Sequence[str], styler: CellStyler | None = None) -> None:
+    styler = styler or CellStyler()
     for col, header in enumerate(headers, start=1):
-        cell = write_text(ws.cell(row, col), header)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.border = BORDER
-        cell.alignment = WRAP_CENTRE
+        styler.apply(write_text(ws.cell(row, col), header), "header", font=HEADER_FONT, fill=HEADER_FILL,
+                     border=BORDER, alignment=WRAP_CENTRE)
     ws.row_dimensions[row].height = 32
 
 
@@ -344,7 +380,8 @@ def _task_sheet(wb: Workbook, plan: Plan, lst: TaskList, tasks: list[Task], unit
 
     _title_row(ws, ncols, f"{plan.title}{lst.name}")
     _meta_rows(ws, ncols, unit, cycle)
-    write_header_row(ws, HEADER_ROW, headers)
+    styler = _styler(wb)
+    write_header_row(ws, HEADER_ROW, headers, styler)
 
     row = FIRST_DATA_ROW
     group_runs: list[tuple[int, int]] = []
@@ -367,16 +404,14 @@ def _task_sheet(wb: Workbook, plan: Plan, lst: TaskList, tasks: list[Task], unit
         }
         for col, role in enumerate(roles, start=1):
             cell = write_text(ws.cell(row, col), values.get(role) if not _blank(values.get(role)) else None)
-            cell.font = BODY_FONT
-            cell.border = BORDER
             if role in PLAN_ROLES:
-                cell.protection = LOCKED
-                cell.fill = LOCKED_FILL
-                cell.alignment = WRAP_CENTRE if role in ("no", "group", "measure") else WRAP_TOP
+                centre = role in ("no", "group", "measure")
+                styler.apply(cell, ("plan", centre), font=BODY_FONT, border=BORDER, protection=LOCKED,
+                             fill=LOCKED_FILL, alignment=WRAP_CENTRE if centre else WRAP_TOP)
             else:
-                cell.protection = UNLOCKED
-                cell.alignment = WRAP_CENTRE if role == "status" else WRAP_TOP
-                cell.number_format = "@"
+                centre = role == "status"
+                styler.apply(cell, ("unit", centre), font=BODY_FONT, border=BORDER, protection=UNLOCKED,
+                             alignment=WRAP_CENTRE if centre else WRAP_TOP, number_format="@")
         light = lights.get((lst.name, task.no))
         if light and light.get("light") in LIGHT_LABELS and "progress" in roles:
             note = f"上期状态灯：{LIGHT_LABELS[light['light']]}（{light.get('reason') or ''}）"
@@ -486,16 +521,17 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
         ws.column_dimensions[get_column_letter(col)].width = width
     _title_row(ws, ncols, f"{label}（{fmt.name}）")
     _meta_rows(ws, ncols, unit, cycle)
-    write_header_row(ws, HEADER_ROW, [_header_text(c) for c in columns])
+    write_header_row(ws, HEADER_ROW, [_header_text(c) for c in columns], _styler(wb))
     ws.row_dimensions[HEADER_ROW].height = 45
 
     summary = _is_summary(fmt)
     rows = 1 if summary else DETAIL_ROWS
     last = FIRST_DATA_ROW + rows - 1
     styles = [_entry_style(wb, column.kind) for column in columns]
+    styler = _styler(wb)
     for row in range(FIRST_DATA_ROW, last + 1):
         for col, style in enumerate(styles, start=1):
-            ws.cell(row, col).style = style
+            styler.apply(ws.cell(row, col), ("entry", style), style=style)
     if summary:
         write_text(ws.cell(FIRST_DATA_ROW, 1), unit.name)
         ws.row_dimensions[FIRST_DATA_ROW].height = 30
@@ -566,23 +602,53 @@ def template_specs(plan: Plan, cycle: str) -> list[TemplateSpec]:
 def write_templates(run, next_cycle: str | None = None) -> list[Path]:
     """Write next cycle's templates under `reports/<next>/templates/` (the folder is replaced as a whole) and
     return their paths. Previous progress and lights come from the run cycle's processed `progress` and
-    `task_status` (missing tables: templates without previous progress)."""
+    `task_status` (missing tables: templates without previous progress). When the templates already there were
+    built from the same inputs (`output_fingerprint`), they are kept as they are."""
     nxt = next_cycle or _next_cycle(run.date, run.plan.report_days).isoformat()
     parse_cycle(nxt, run.plan.report_days)
-    progress = run.catalog.read(run.cycle, "progress")
-    status = run.catalog.read(run.cycle, "task_status")
     final = run.folders.cycle_reports(nxt) / "templates"
     specs = template_specs(run.plan, nxt)
     names: list[str] = []
+    for spec in specs:
+        name = spec.file_name
+        if name in names:                             # two units whose names sanitise alike
+            name = name[:-5] + f"-{spec.unit.id}.xlsx"
+        names.append(name)
+    paths = [final / name for name in names]
+    fingerprint = output_fingerprint(run, ("progress", "task_status"), what="templates", next_cycle=nxt)
+    if run.catalog.read_json(run.cycle, "templates") == fingerprint and final.is_dir() \
+            and sorted(p.name for p in final.iterdir()) == sorted(names) and all(p.is_file() for p in paths):
+        return paths
+    progress = run.catalog.read(run.cycle, "progress")
+    status = run.catalog.read(run.cycle, "task_status")
     with atomic_dir(final, run.folders) as staging:
-        for spec in specs:
-            name = spec.file_name
-            if name in names:                             # two units whose names sanitise alike
-                name = name[:-5] + f"-{spec.unit.id}.xlsx"
-            names.append(name)
+        for spec, name in zip(specs, names):
             wb = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status)
             run.catalog.save_workbook(wb, staging / name)
-    return [final / name for name in names]
+    run.catalog.write_json(run.cycle, "templates", fingerprint)
+    return paths
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The helpers' source: an output built by other code is built again."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def output_fingerprint(run, tables: Sequence[str], **extra: Any) -> dict:
+    """What a report file of the run's cycle is built from: the processed `tables` (their bytes), the plan file,
+    the helpers' code and `extra`. Writers keep an existing output whose recorded fingerprint is the same, so a
+    rerun in which nothing it depends on changed does not build it again."""
+    files = {}
+    for name in tables:
+        path = run.catalog.path(run.cycle, name)
+        files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    plan = run.plan.path.read_bytes() if getattr(run.plan, "path", None) else repr(run.plan.id).encode()
+    return {"tables": files, "plan": hashlib.sha256(plan).hexdigest(), "code": _code_digest(), "cycle": run.cycle,
+            **{k: str(v) for k, v in extra.items()}}
 
 
 def _repo_path(path: str | Path) -> Path:
