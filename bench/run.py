@@ -121,9 +121,13 @@ def measured(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -
             "cpu": usage.ru_utime + usage.ru_stime, "max_single_rss": usage.ru_maxrss * 1024}
 
 
-def taizhang_run(raw: Path, processed: Path, reports: Path, env: dict) -> dict:
-    cmd = [str(PYTHON), "-m", "helpers.cli", "run", "--cycle", generate.CURRENT, "--plan", str(generate.PLAN_FILE),
-           "--raw", str(raw), "--processed", str(processed), "--reports", str(reports)]
+def taizhang_run(raw: Path, processed: Path, reports: Path, env: dict, *, stress: bool = True) -> dict:
+    """One `taizhang run`: the stress year's current cycle with its plan, or (stress=False) the latest cycle
+    of `raw` with the default plan (the demo)."""
+    cmd = [str(PYTHON), "-m", "helpers.cli", "run"]
+    if stress:
+        cmd += ["--cycle", generate.CURRENT, "--plan", str(generate.PLAN_FILE)]
+    cmd += ["--raw", str(raw), "--processed", str(processed), "--reports", str(reports)]
     result = measured(cmd, env=env, cwd=REPO)
     if result["returncode"] != 0:
         raise SystemExit(f"taizhang run failed ({result['returncode']}):\n{result['output'][-4000:]}")
@@ -217,26 +221,10 @@ def demo_cold(env: dict, work: Path, log) -> dict:
     for folder in (target / "processed", target / "reports"):
         if folder.exists():
             shutil.rmtree(folder)
-    result = taizhang_run_latest(raw, target / "processed", target / "reports", env)
+    result = taizhang_run(raw, target / "processed", target / "reports", env, stress=False)
     log(f"  demo cold {result['wall']:.1f} s  peak {result['peak_rss'] / 2**20:.0f} MiB  "
         + " ".join(f"{k} {v:.1f}" for k, v in result["stages"].items()))
     return {k: result[k] for k in ("wall", "peak_rss", "stages", "overhead", "cpu")}
-
-
-def taizhang_run_latest(raw: Path, processed: Path, reports: Path, env: dict) -> dict:
-    cmd = [str(PYTHON), "-m", "helpers.cli", "run", "--raw", str(raw), "--processed", str(processed),
-           "--reports", str(reports)]
-    result = measured(cmd, env=env, cwd=REPO)
-    if result["returncode"] != 0:
-        raise SystemExit(f"taizhang run (demo) failed:\n{result['output'][-4000:]}")
-    stages = {name: 0.0 for name in STAGES.values()}
-    for line in result["output"].splitlines():
-        m = _STAGE_LINE.match(line)
-        if m and m.group(1) in STAGES:
-            stages[STAGES[m.group(1)]] = float(m.group(2))
-    result["stages"] = stages
-    result["overhead"] = result["wall"] - sum(stages.values())
-    return result
 
 
 # ---------------------------------------------------------------------------------------------------------------
