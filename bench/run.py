@@ -6,9 +6,11 @@ tree:
 
   cold    `taizhang run` on an empty processed folder (all twelve cycles of the year are ingested)
   warm    the same run again, nothing changed
-  resend  the same run after one bank resends its lending ledger (the largest bank's, a few rows corrected)
+  resend  the same run after one bank resends its lending ledger (the largest bank that had not sent a corrected
+          version already; a few amounts corrected, a later 填报日期), in place, under the same file name
   naive   a baseline that merely reads every workbook of the current cycle with `pandas.read_excel` defaults
           (`sheet_name=None`, so every sheet, as the suite does; engine openpyxl)
+  naive_year  the same baseline over every workbook a cold run reads (the year's twelve cycles)
 
 Each run is a subprocess whose whole process tree (the CLI, the Jupyter kernel, …) is sampled every 50 ms from
 /proc for the sum of its resident memory. Stage times are the CLI's per-notebook lines

@@ -7,6 +7,8 @@ The first header of each column is the official one.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .plan import Plan
 from .tables import Column, SheetFormat
 
@@ -29,8 +31,10 @@ TASK_COLUMN_EXTRA_HEADERS = {
 }
 
 
+@lru_cache(maxsize=16)
 def task_formats(plan: Plan) -> tuple[SheetFormat, ...]:
-    """One format per task list of the plan, with the list's official headers first."""
+    """One format per task list of the plan, with the list's official headers first (built once per plan, so the
+    header matching caches keyed on a format stay warm)."""
     formats = []
     for lst in plan.lists:
         columns = []

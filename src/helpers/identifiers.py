@@ -62,15 +62,28 @@ class IdCheck:
         return _KIND_LABELS[self.kind]
 
 
+_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+_PLAIN_ID = re.compile(r"[0-9A-Z]+")
+_USCC_CHARS = re.compile(f"[{USCC_ALPHABET}]+")
+
+
 def uscc_check_char(body: str) -> str:
     """The GB 32100-2015 check character for the first 17 characters of a 统一社会信用代码."""
-    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(body, _USCC_WEIGHTS, strict=True))
+    if len(body) != 17:
+        raise ValueError("a 统一社会信用代码 body has 17 characters")
+    value = _USCC_VALUE
+    try:
+        total = sum([value[ch] * w for ch, w in zip(body, _USCC_WEIGHTS)])
+    except KeyError:
+        raise ValueError(f"not in the USCC alphabet: {body!r}") from None
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def resident_check_char(body: str) -> str:
     """The GB 11643-1999 check character for the first 17 digits of a resident ID."""
-    total = sum(int(ch) * w for ch, w in zip(body, _RESIDENT_WEIGHTS, strict=True))
+    if len(body) != 17:
+        raise ValueError("a resident ID body has 17 digits")
+    total = sum([int(ch) * w for ch, w in zip(body, _RESIDENT_WEIGHTS)])
     return _RESIDENT_CHECK[total % 11]
 
 
@@ -80,6 +93,8 @@ def normalize_id(value: object) -> str | None:
     Numbers (an ID typed into a number-formatted cell) become their integer digits; the digits lost to
     floating point are then caught by the check character.
     """
+    if type(value) is str and _PLAIN_ID.fullmatch(value):
+        return value            # already normalised: digits and capital letters only (the usual case)
     if is_blank(value):
         return None
     if isinstance(value, bool):
@@ -155,7 +170,7 @@ def check_id(value: object) -> IdCheck:
             problem = f"身份证号码校验位错误：第 18 位应为「{expected}」，实为「{n[17]}」{hint}"
             return IdCheck(n, "resident", False, problem)
         return IdCheck(n, "resident", True)
-    bad = _bad_chars(n)
+    bad = "" if _USCC_CHARS.fullmatch(n) else _bad_chars(n)
     if bad:
         problem = f"证件号码含有不允许的字符{bad}（统一社会信用代码不用 I、O、S、V、Z）{hint}"
         return IdCheck(n, "unknown", False, problem)

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ PROGRESS_COLUMNS = [
     "file", "sheet", "row", "unit_id", "list", "task_no", "no_raw", "text", "group", "deadline", "actions",
     "goal", "progress", "status", "match", "similarity", "report_date",
 ]
+_NO_DATE = object()
 TABLE_NAMES = {
     "主要指标": "bank_summary", "贷款明细": "loans", "首贷申请": "applications", "无贷户名单": "noloan_list",
     "机构概况": "guarantee_summary", "担保明细": "guarantees",
@@ -117,7 +119,7 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
                 out.append(fd.info("sheet_not_recognised", "工作表不是可识别的台账格式，未读取", file=workbook.name,
                                    sheet=sheet.name))
             continue
-        tables.append((fmt, read_table(sheet, fmt, file=workbook.name, header=header)))
+        tables.append((fmt, read_table(sheet, fmt, file=workbook.name, header=header, frame=fmt.kind != "task")))
     if not tables:
         # an empty workbook has its own finding (sources: empty_workbook); "not recognised" would only repeat it
         if any(s.rows for s in workbook.sheets) and not any(f.severity == "error" for f in workbook.findings):
@@ -154,14 +156,17 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
     frames: dict[str, list[pd.DataFrame]] = {}
     for fmt, table in tables:
         out.extend(_with_unit(table.findings, unit))
-        frame = table.frame.assign(file=workbook.name, sheet=table.sheet).rename(columns={"_row": "row"})
         if fmt.kind == "task":
-            frame, task_findings = match_tasks(frame, fmt.name, plan, unit, workbook.name, table.sheet)
+            # straight from the column lists: a task sheet is small, and frame operations cost more than its rows
+            rows, task_nos, task_findings = _match_rows(table.values, fmt.name, plan, unit, workbook.name,
+                                                        table.sheet)
             out.extend(task_findings)
-            name = "progress"
-        else:
-            name = TABLE_NAMES[fmt.name]
-            frame = frame.assign(unit_id=unit.id if unit else None)
+            frame = _progress_frame(rows, task_nos, table.values["_row"], report_date)
+            frames.setdefault("progress", []).append(frame)
+            continue
+        name = TABLE_NAMES[fmt.name]
+        frame = table.frame.assign(file=workbook.name, sheet=table.sheet).rename(columns={"_row": "row"})
+        frame = frame.assign(unit_id=unit.id if unit else None)
         frames.setdefault(name, []).append(frame.assign(report_date=report_date))
     kinds = tuple(dict.fromkeys(fmt.kind for fmt, _ in tables))
     return WorkbookLedger(
@@ -202,69 +207,107 @@ def match_tasks(
 ) -> tuple[pd.DataFrame, list[fd.Finding]]:
     """Give each progress row its plan task: by 序号 when the text agrees, else by text; an edited text is kept
     and flagged; a row that matches no task is kept with task_no missing and flagged."""
+    values = {name: frame[name].tolist() for name in frame.columns}
+    n = len(frame)
+    values.setdefault("row", [None] * n)
+    if "_row" not in values:
+        values["_finding_row"] = values["row"]
+    else:
+        values["_finding_row"] = values["_row"]
+        values["_row"] = values["row"]
+    rows, task_nos, out = _match_rows(values, list_name, plan, unit, file, sheet)
+    return _progress_frame(rows, task_nos, values["_row"]), out
+
+
+def _progress_frame(rows: list[tuple], task_nos: list, excel_rows: list, report_date: Any = _NO_DATE
+                    ) -> pd.DataFrame:
+    """PROGRESS_COLUMNS (report_date only when given) from `_match_rows`' rows."""
+    columns = [c for c in PROGRESS_COLUMNS if c not in ("report_date", "row", "task_no")]
+    result = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    result.insert(2, "row", pd.array(excel_rows, dtype="Int64"))
+    result.insert(5, "task_no", pd.array(task_nos, dtype="Int64"))
+    if report_date is not _NO_DATE:
+        result["report_date"] = report_date
+    return result
+
+
+def _match_rows(values: Mapping[str, list], list_name: str, plan: Plan, unit: Unit | None, file: str, sheet: str
+                ) -> tuple[list[tuple], list[int | None], list[fd.Finding]]:
+    """`match_tasks` on column lists (`Table.values`: `_row` is the Excel row; `_finding_row`, when present, the
+    row named by an edited-text finding). Returns the rows without `row` and `task_no`, the task numbers and the
+    findings."""
     out: list[fd.Finding] = []
     tasks = plan.task_list(list_name).tasks
     keys = _task_keys(plan, list_name)
     by_no = {t.no: t for t in tasks}
     unit_name = unit.name if unit else None
+    unit_id = unit.id if unit else None
     place = {"file": file, "sheet": sheet, "unit": unit_name}
+    row_col = values["_row"]
+    n = len(row_col)
+
+    def column(name: str) -> list:
+        return values[name] if name in values else [None] * n
+
+    finding_rows = values.get("_finding_row", row_col)
+    nos, texts_raw, groups = column("no"), column("text"), column("group")
+    deadlines, actions, goals = column("deadline"), column("actions"), column("goal")
+    progresses, statuses = column("progress"), column("status")
     rows = []
+    task_nos: list[int | None] = []
     last_group = None
-    for record in frame.to_dict("records"):
-        group = clean_text(record.get("group")) or last_group
+    for i in range(n):
+        group = _clean(groups[i]) or last_group
         last_group = group
-        no = _task_no(record.get("no"))
-        text = clean_text(record.get("text"))
-        key = text_key(text) if text else ""
+        raw_no = nos[i]
+        no = _task_no(raw_no)
+        text = _clean(texts_raw[i])
+        key = _key(text) if text else ""
         task_no, match, score = None, "unmatched", 0.0
         if no in by_no and (not key or key == keys[no]):
             task_no, match, score = no, "exact" if key else "by_no", 1.0 if key else 0.0
         else:
-            scores = sorted(((similarity(key, k), n) for n, k in keys.items()), reverse=True) if key else []
+            scores = sorted(((similarity(key, k), n_) for n_, k in keys.items()), reverse=True) if key else []
             best_score, best_no = scores[0] if scores else (0.0, None)
             own_score = similarity(key, keys[no]) if (key and no in keys) else 0.0
             if no in by_no and own_score >= TEXT_MATCH_EDITED and own_score >= best_score - 0.05:
                 task_no, match, score = no, "edited", own_score
                 out.append(fd.warning("task_text_edited",
                                       f"序号 {no} 的任务内容与计划不一致（相似度 {own_score:.0%}），已按序号对应",
-                                      row=record["_row"] if "_row" in record else record.get("row"),
+                                      row=finding_rows[i],
                                       column=plan.task_list(list_name).columns.get("text"), **place))
             elif best_no is not None and best_score >= TEXT_MATCH_EDITED:
                 task_no, match, score = best_no, "by_text", best_score
                 out.append(fd.warning("task_no_mismatch",
-                                      f"序号「{record.get('no') or '空'}」与任务内容不符，按内容对应到计划序号 {best_no}",
-                                      row=record.get("row"), column=plan.task_list(list_name).columns.get("no"),
+                                      f"序号「{raw_no or '空'}」与任务内容不符，按内容对应到计划序号 {best_no}",
+                                      row=row_col[i], column=plan.task_list(list_name).columns.get("no"),
                                       **place))
             else:
                 out.append(fd.error("task_unmatched",
-                                    f"无法对应到{list_name}中的任务（序号「{record.get('no') or '空'}」，内容「{(text or '')[:30]}」）",
-                                    row=record.get("row"), **place))
+                                    f"无法对应到{list_name}中的任务（序号「{raw_no or '空'}」，内容「{(text or '')[:30]}」）",
+                                    row=row_col[i], **place))
         if task_no is not None and unit is not None and unit.id not in by_no[task_no].responsible:
             out.append(fd.warning("task_not_responsible",
                                   f"「{unit.name}」不是{list_name}第 {task_no} 项任务的责任单位，仍填报了该项",
-                                  row=record.get("row"), **place))
-        rows.append(
-            {
-                "file": file,
-                "sheet": sheet,
-                "row": record.get("row"),
-                "unit_id": unit.id if unit else None,
-                "list": list_name,
-                "task_no": task_no,
-                "no_raw": None if record.get("no") is None else str(record.get("no")),
-                "text": text,
-                "group": group,
-                "deadline": clean_text(record.get("deadline")),
-                "actions": clean_text(record.get("actions")),
-                "goal": clean_text(record.get("goal")),
-                "progress": clean_text(record.get("progress")),
-                "status": record.get("status"),
-                "match": match,
-                "similarity": score,
-            }
-        )
-    result = pd.DataFrame(rows, columns=[c for c in PROGRESS_COLUMNS if c != "report_date"])
-    return result.astype({"task_no": "Int64", "row": "Int64"}), out
+                                  row=row_col[i], **place))
+        task_nos.append(task_no)
+        rows.append((
+            file, sheet, unit_id, list_name, None if raw_no is None else str(raw_no), text, group,
+            _clean(deadlines[i]), _clean(actions[i]), _clean(goals[i]), _clean(progresses[i]), statuses[i], match,
+            score,
+        ))
+    return rows, task_nos, out
+
+
+@lru_cache(maxsize=1 << 16, typed=True)
+def _clean(value: Any) -> str | None:
+    """`clean_text`, remembered: the plan's task texts and most progress cells repeat from workbook to workbook."""
+    return clean_text(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _key(text: str) -> str:
+    return text_key(text)
 
 
 @lru_cache(maxsize=64)

@@ -73,6 +73,7 @@ __all__ = [
     "clean_bank_summary",
     "clean_loans",
     "clean_noloan",
+    "cycle_figures",
     "first_loan_claims",
     "first_loan_differences",
     "identity_key",
@@ -184,7 +185,7 @@ def _place(record: Mapping[str, Any], fmt: SheetFormat | None = None, role: str 
 
 def _ensure(frame: pd.DataFrame | None, columns: Iterable[str]) -> pd.DataFrame:
     """A copy of `frame` (or an empty frame) with every column in `columns` present (missing ones all null)."""
-    frame = pd.DataFrame() if frame is None else frame.copy()
+    frame = pd.DataFrame() if frame is None else frame.copy(deep=False)   # copy-on-write: a cheap, safe copy
     for col in columns:
         if col not in frame.columns:
             frame[col] = pd.Series([None] * len(frame), index=frame.index, dtype="object")
@@ -269,6 +270,54 @@ def _bank_unit(plan: Plan, unit_id: Any) -> Unit | None:
 
 def _category_rank(category: Any) -> int:
     return BANK_CATEGORIES.index(category) if category in BANK_CATEGORIES else len(BANK_CATEGORIES)
+
+
+def _per_value(series: pd.Series, fn) -> list:
+    """`[fn(v) for v in series]`, with `fn` called once per distinct value (values are told apart by type as well,
+    so 1 and True, or 1 and 1.0, never share a result). `fn` must give the same result for every missing value."""
+    if series.dtype != object:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        table = [fn(u) for u in uniques.tolist()]
+        if (codes < 0).any():
+            table.append(fn(series[codes < 0].iloc[0]))
+        return [table[c] for c in codes.tolist()]
+    memo: dict = {}
+    out = []
+    append = out.append
+    for v in series.tolist():
+        key = v if type(v) is str else (type(v), v)
+        try:
+            append(memo[key])
+        except KeyError:
+            result = memo[key] = fn(v)
+            append(result)
+        except TypeError:            # an unhashable cell
+            append(fn(v))
+    return out
+
+
+def _flags(series: pd.Series) -> pd.Series:
+    """`series.map(_flag)` as a bool Series, `_flag` called once per distinct value."""
+    return pd.Series(_per_value(series, _flag), index=series.index, dtype="bool")
+
+
+def _id_key(value: Any) -> str | None:
+    text = _text(value)
+    return text.upper() if text else None
+
+
+def _keys(ids: pd.Series, names: pd.Series) -> list:
+    """`identity_key` of every row: the normalised 证件号码, else ``名称:`` and the normalised name."""
+    by_id = _per_value(ids, _id_key)
+    if all(k is not None for k in by_id):
+        return by_id
+    by_name = _per_value(names, lambda v: identity_key(None, v))
+    return [k if k is not None else n for k, n in zip(by_id, by_name)]
+
+
+def _records(frame: pd.DataFrame, positions) -> list[dict[str, Any]]:
+    """The rows at `positions` as `to_dict("records")` gives them (for findings about a few rows)."""
+    return frame.iloc[list(positions)].to_dict("records") if len(positions) else []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -410,20 +459,29 @@ def _drop_duplicate_banks(frame: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame
 def _sender_bank(frame: pd.DataFrame, plan: Plan, fmt: SheetFormat, code: str,
                  out: list[fd.Finding]) -> tuple[list, list, list]:
     """bank_id/bank/category for each row from the workbook's sender; one finding per file that is not a bank's."""
-    ids, names, cats = [], [], []
-    reported: set[tuple[str | None, str | None]] = set()
-    for rec in frame.to_dict("records"):
-        sender = _text(rec.get("unit_id"))
-        unit = _bank_unit(plan, sender)
-        if unit is None and (rec.get("file"), sender) not in reported:
-            reported.add((rec.get("file"), sender))
+    senders = _per_value(frame["unit_id"], _text)
+    units: dict[Any, Unit | None] = {}
+    for sender in dict.fromkeys(senders):
+        units[sender] = _bank_unit(plan, sender)
+    row_units = [units[s] for s in senders]
+    missing = [i for i, u in enumerate(row_units) if u is None]
+    if missing:
+        reported: set[tuple[Any, Any]] = set()
+        files = frame["file"].tolist()
+        for i in missing:
+            key = (files[i], senders[i])
+            if key in reported:
+                continue
+            reported.add(key)
+            rec = _records(frame, [i])[0]
+            sender = senders[i]
             who = f"报送单位「{plan.unit_name(sender)}」不是银行机构" if sender else "无法确定报送银行"
             out.append(fd.error(code, f"{who}，{fmt.name}无法归属到银行（各行保留，只计入全市数）",
                                 file=_text(rec.get("file")), sheet=_text(rec.get("sheet")),
                                 unit=plan.unit_name(sender) if sender else None))
-        ids.append(unit.id if unit else None)
-        names.append(unit.name if unit else None)
-        cats.append(unit.category if unit else None)
+    ids = [u.id if u else None for u in row_units]
+    names = [u.name if u else None for u in row_units]
+    cats = [u.category if u else None for u in row_units]
     return ids, names, cats
 
 
@@ -449,51 +507,83 @@ def clean_loans(
     ])
     ids, names, cats = _sender_bank(frame, plan, LOANS, "loans_sender_not_bank", out)
     counties = _county_index(plan)
-    keys, county_ids, county_names, in_window, claims = [], [], [], [], []
-    seen: dict[tuple, Mapping[str, Any]] = {}
-    for rec, bank in zip(frame.to_dict("records"), names):
-        key = identity_key(rec.get("borrower_id"), rec.get("borrower"))
-        keys.append(key)
+    keys = _keys(frame["borrower_id"], frame["borrower"])
+    loan_dates = _per_value(frame["loan_date"], _date)
+    maturities = _per_value(frame["maturity_date"], _date)
+    amounts = _per_value(frame["amount"], _num)
+    firsts = _per_value(frame["is_first_loan"], _flag)
+    renewals = _per_value(frame["is_renewal"], _flag)
+    county_units = _per_value(frame["county"], lambda v: _find_county(plan, v, counties))
+    county_texts = _per_value(frame["county"], _text)
+    cycles = _per_value(frame["cycle"], _text) if "cycle" in frame.columns else [None] * len(frame)
+    unit_ids = _per_value(frame["unit_id"], _text)
+    in_window = [d is not None and previous < d <= cycle for d in loan_dates]
+    claims = [f and not r for f, r in zip(firsts, renewals)]
+    county_ids = [c.id if c else None for c in county_units]
+    county_names = [_county_label(c) if c else None for c in county_units]
+    # rows that need a finding (few): found with vectorised tests, then described one by one in row order
+    flagged: dict[int, list[str]] = {}
+    for i, (d, inside) in enumerate(zip(loan_dates, in_window)):
+        if d is not None and not inside:
+            flagged.setdefault(i, []).append("outside")
+    for i, a in enumerate(amounts):
+        if a is not None and a <= 0:
+            flagged.setdefault(i, []).append("amount")
+    for i, (d, m) in enumerate(zip(loan_dates, maturities)):
+        if d is not None and m is not None and m < d:
+            flagged.setdefault(i, []).append("maturity")
+    for i, (f, r) in enumerate(zip(firsts, renewals)):
+        if f and r:
+            flagged.setdefault(i, []).append("renewal")
+    for i, (c, t) in enumerate(zip(county_units, county_texts)):
+        if c is None and t:
+            flagged.setdefault(i, []).append("county")
+    dup_keys = list(zip(cycles, unit_ids, keys, loan_dates, amounts))
+    first_seen: dict[tuple, int] = {}
+    duplicate_of: dict[int, int] = {}
+    for i, k in enumerate(dup_keys):
+        j = first_seen.get(k)
+        if j is None:
+            first_seen[k] = i
+        elif k[2] is not None and k[3] is not None:
+            duplicate_of[i] = j
+            flagged.setdefault(i, []).append("duplicate")
+    positions = sorted(flagged)
+    wanted = sorted(set(positions) | set(duplicate_of.values()))
+    fetched = dict(zip(wanted, _records(frame, wanted)))
+    for i in positions:
+        rec = fetched[i]
+        bank = names[i]
         who = _who(rec.get("borrower"), rec.get("borrower_id"))
-        loan_date, maturity = _date(rec.get("loan_date")), _date(rec.get("maturity_date"))
-        inside = loan_date is not None and previous < loan_date <= cycle
-        in_window.append(inside)
-        if loan_date is not None and not inside:
-            out.append(fd.warning(
-                "loan_outside_cycle",
-                f"{who} 的发放日期 {loan_date} 不在本期报送范围（{previous} 之后至 {cycle}）内；"
-                "贷款明细只应填报上期报送日之后发放的贷款",
-                **_place(rec, LOANS, "loan_date", bank)))
-        amount = _num(rec.get("amount"))
-        if amount is not None and amount <= 0:
-            out.append(fd.error("loan_amount_not_positive", f"{who} 的发放金额为 {amount:,.4f} 万元，应大于 0",
-                                **_place(rec, LOANS, "amount", bank)))
-        if loan_date is not None and maturity is not None and maturity < loan_date:
-            out.append(fd.error("maturity_before_loan", f"{who} 的到期日期 {maturity} 早于发放日期 {loan_date}",
-                                **_place(rec, LOANS, "maturity_date", bank)))
-        first, renewal = _flag(rec.get("is_first_loan")), _flag(rec.get("is_renewal"))
-        if first and renewal:
-            out.append(fd.warning(
-                "renewal_claimed_first_loan",
-                f"{who} 的贷款为无还本续贷，却填报为首贷户；无还本续贷不是首贷，不计入首贷户数",
-                **_place(rec, LOANS, "is_first_loan", bank)))
-        claims.append(first and not renewal)
-        county = _find_county(plan, rec.get("county"), counties)
-        if county is None and _text(rec.get("county")):
-            out.append(fd.warning("county_unknown",
-                                  f"所属县区「{_text(rec.get('county'))}」不是本计划的县（区），该笔贷款不计入分县数",
-                                  **_place(rec, LOANS, "county", bank)))
-        county_ids.append(county.id if county else None)
-        county_names.append(_county_label(county) if county else None)
-        dup_key = (_text(rec.get("cycle")), _text(rec.get("unit_id")), key, loan_date, amount)
-        if key is not None and loan_date is not None and dup_key in seen:
-            first_rec = seen[dup_key]
-            out.append(fd.warning(
-                "duplicate_loan",
-                f"{who} 同日同额的贷款重复出现（另见「{first_rec.get('file')}」第 {_int(first_rec.get('row'))} 行）",
-                **_place(rec, LOANS, "borrower", bank)))
-        else:
-            seen[dup_key] = rec
+        loan_date, maturity, amount = loan_dates[i], maturities[i], amounts[i]
+        for what in flagged[i]:
+            if what == "outside":
+                out.append(fd.warning(
+                    "loan_outside_cycle",
+                    f"{who} 的发放日期 {loan_date} 不在本期报送范围（{previous} 之后至 {cycle}）内；"
+                    "贷款明细只应填报上期报送日之后发放的贷款",
+                    **_place(rec, LOANS, "loan_date", bank)))
+            elif what == "amount":
+                out.append(fd.error("loan_amount_not_positive", f"{who} 的发放金额为 {amount:,.4f} 万元，应大于 0",
+                                    **_place(rec, LOANS, "amount", bank)))
+            elif what == "maturity":
+                out.append(fd.error("maturity_before_loan", f"{who} 的到期日期 {maturity} 早于发放日期 {loan_date}",
+                                    **_place(rec, LOANS, "maturity_date", bank)))
+            elif what == "renewal":
+                out.append(fd.warning(
+                    "renewal_claimed_first_loan",
+                    f"{who} 的贷款为无还本续贷，却填报为首贷户；无还本续贷不是首贷，不计入首贷户数",
+                    **_place(rec, LOANS, "is_first_loan", bank)))
+            elif what == "county":
+                out.append(fd.warning("county_unknown",
+                                      f"所属县区「{_text(rec.get('county'))}」不是本计划的县（区），该笔贷款不计入分县数",
+                                      **_place(rec, LOANS, "county", bank)))
+            else:
+                first_rec = fetched[duplicate_of[i]]
+                out.append(fd.warning(
+                    "duplicate_loan",
+                    f"{who} 同日同额的贷款重复出现（另见「{first_rec.get('file')}」第 {_int(first_rec.get('row'))} 行）",
+                    **_place(rec, LOANS, "borrower", bank)))
     result = frame.assign(
         bank_id=pd.Series(ids, index=frame.index, dtype="object"),
         bank=pd.Series(names, index=frame.index, dtype="object"),
@@ -564,42 +654,63 @@ def clean_noloan(raw: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.F
     out: list[fd.Finding] = []
     frame = _ensure(raw, ["name", "entity_id", "county", "need", "file", "sheet", "row", "unit_id"])
     index = _county_index(plan)
-    ids, labels, keys = [], [], []
-    seen: dict[tuple, Mapping[str, Any]] = {}
-    for rec in frame.to_dict("records"):
-        sender = _plan_unit(plan, rec.get("unit_id"))
+    senders = _per_value(frame["unit_id"], lambda v: _plan_unit(plan, v))
+    named_units = _per_value(frame["county"], lambda v: _find_county(plan, v, index))
+    needs = _per_value(frame["need"], _num)
+    keys = _keys(frame["entity_id"], frame["name"])
+    cycles = _per_value(frame["cycle"], _text) if "cycle" in frame.columns else [None] * len(frame)
+    ids, labels = [], []
+    flagged: dict[int, list[str]] = {}
+    first_seen: dict[tuple, int] = {}
+    duplicate_of: dict[int, int] = {}
+    for i, (sender, named, need, key, cyc) in enumerate(zip(senders, named_units, needs, keys, cycles)):
         sender_county = sender if sender is not None and sender.kind == "county" else None
-        named = _find_county(plan, rec.get("county"), index)
         county = sender_county or named
-        unit_name = sender.name if sender else None
-        who = _who(rec.get("name"), rec.get("entity_id"))
         if county is None:
-            out.append(fd.warning(
-                "noloan_county_unknown",
-                f"无法确定 {who} 所属县区（所属县区「{_text(rec.get('county')) or '空'}」，报送单位"
-                f"「{unit_name or '未知'}」），不计入分县转化率",
-                **_place(rec, NOLOAN_LIST, "county", unit_name)))
+            flagged.setdefault(i, []).append("unknown")
         elif sender_county is not None and named is not None and named.id != sender_county.id:
-            out.append(fd.warning(
-                "noloan_county_mismatch",
-                f"{who} 的所属县区为「{_county_label(named)}」，但名单由「{sender_county.name}」报送；按报送单位计入"
-                f"{_county_label(sender_county)}",
-                **_place(rec, NOLOAN_LIST, "county", unit_name)))
-        need = _num(rec.get("need"))
+            flagged.setdefault(i, []).append("mismatch")
         if need is not None and need < 0:
-            out.append(fd.error("negative_value", f"{who} 的融资需求为负数（{need:,.2f} 万元）",
-                                **_place(rec, NOLOAN_LIST, "need", unit_name)))
-        key = identity_key(rec.get("entity_id"), rec.get("name"))
-        dup = (_text(rec.get("cycle")), county.id if county else None, key)
-        if key is not None and dup in seen:
-            out.append(fd.info("noloan_listed_twice",
-                               f"{who} 在名单中重复出现（另见第 {_int(seen[dup].get('row'))} 行），按一户计算",
-                               **_place(rec, NOLOAN_LIST, "name", unit_name)))
-        else:
-            seen[dup] = rec
+            flagged.setdefault(i, []).append("negative")
+        dup = (cyc, county.id if county else None, key)
+        j = first_seen.get(dup)
+        if j is None:
+            first_seen[dup] = i
+        elif key is not None:
+            duplicate_of[i] = j
+            flagged.setdefault(i, []).append("duplicate")
         ids.append(county.id if county else None)
         labels.append(_county_label(county) if county else None)
-        keys.append(key)
+    positions = sorted(flagged)
+    wanted = sorted(set(positions) | set(duplicate_of.values()))
+    fetched = dict(zip(wanted, _records(frame, wanted)))
+    for i in positions:
+        rec = fetched[i]
+        sender, named = senders[i], named_units[i]
+        sender_county = sender if sender is not None and sender.kind == "county" else None
+        unit_name = sender.name if sender else None
+        who = _who(rec.get("name"), rec.get("entity_id"))
+        for what in flagged[i]:
+            if what == "unknown":
+                out.append(fd.warning(
+                    "noloan_county_unknown",
+                    f"无法确定 {who} 所属县区（所属县区「{_text(rec.get('county')) or '空'}」，报送单位"
+                    f"「{unit_name or '未知'}」），不计入分县转化率",
+                    **_place(rec, NOLOAN_LIST, "county", unit_name)))
+            elif what == "mismatch":
+                out.append(fd.warning(
+                    "noloan_county_mismatch",
+                    f"{who} 的所属县区为「{_county_label(named)}」，但名单由「{sender_county.name}」报送；按报送单位计入"
+                    f"{_county_label(sender_county)}",
+                    **_place(rec, NOLOAN_LIST, "county", unit_name)))
+            elif what == "negative":
+                out.append(fd.error("negative_value", f"{who} 的融资需求为负数（{needs[i]:,.2f} 万元）",
+                                    **_place(rec, NOLOAN_LIST, "need", unit_name)))
+            else:
+                first_rec = fetched[duplicate_of[i]]
+                out.append(fd.info("noloan_listed_twice",
+                                   f"{who} 在名单中重复出现（另见第 {_int(first_rec.get('row'))} 行），按一户计算",
+                                   **_place(rec, NOLOAN_LIST, "name", unit_name)))
     result = frame.assign(
         county_unit_id=pd.Series(ids, index=frame.index, dtype="object"),
         county_name=pd.Series(labels, index=frame.index, dtype="object"),
@@ -612,15 +723,20 @@ def clean_noloan(raw: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.F
 # Year-to-date building blocks
 
 
-def _upto(frame: pd.DataFrame | None, cycle: dt.date, columns: Iterable[str]) -> pd.DataFrame:
+def _upto(frame: pd.DataFrame | None, cycle: dt.date, columns: Iterable[str], only: bool = False) -> pd.DataFrame:
     """Rows of the cycles of `cycle`'s year up to `cycle`; `cycle` as ISO text. A frame without a `cycle`
-    column is taken as the current cycle's."""
+    column is taken as the current cycle's. `only`: keep just `columns` and `cycle` (less to filter)."""
     frame = _ensure(frame, columns)
+    if only:
+        frame = frame[[c for c in dict.fromkeys([*columns, "cycle"]) if c in frame.columns]]
     current = cycle.isoformat()
     if "cycle" not in frame.columns:
         return frame.assign(cycle=current)
-    texts = frame["cycle"].map(_cycle_text).astype("object")
-    keep = texts.map(lambda c: c is not None and c <= current and c[:4] == current[:4]).astype(bool)
+    texts = pd.Series(_per_value(frame["cycle"], _cycle_text), index=frame.index, dtype="object")
+    keep = pd.Series(_per_value(texts, lambda c: c is not None and c <= current and c[:4] == current[:4]),
+                     index=frame.index, dtype="bool")
+    if keep.all():      # the usual case (the year so far): no rows to drop, nothing to copy
+        return frame.assign(cycle=texts).reset_index(drop=True)
     return frame.assign(cycle=texts)[keep].reset_index(drop=True)
 
 
@@ -629,6 +745,9 @@ _LOAN_COLUMNS = ["bank_id", "bank", "category", "borrower", "borrower_id", "borr
                  "file", "sheet", "row"]
 _APPLICATION_COLUMNS = ["bank_id", "bank", "category", "applicant", "applicant_id", "applicant_key", "applied_on",
                         "replied_on", "result", "file", "sheet", "row"]
+# The columns `lending_indicators` reads of each year table (a caller may leave the others out).
+INPUT_COLUMNS = {"loans": _LOAN_COLUMNS, "applications": _APPLICATION_COLUMNS,
+                 "noloan_list": ["county_unit_id", "entity_key"]}
 
 
 def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date) -> pd.DataFrame:
@@ -644,27 +763,36 @@ def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date) -> pd.DataFrame:
     columns = ["cycle", *_LOAN_COLUMNS, "valid", "reason", "earliest_cycle", "counted"]
     if not len(loans):
         return pd.DataFrame(columns=columns)
-    first_claim = loans.apply(
-        lambda r: _flag(r["first_claim"]) if not _missing(r["first_claim"])
-        else _flag(r["is_first_loan"]) and not _flag(r["is_renewal"]), axis=1)
-    flagged = loans["is_first_loan"].map(_flag) | first_claim
-    earliest = loans[loans["borrower_key"].notna()].groupby("borrower_key")["cycle"].min().to_dict()
-    claims = loans[flagged & loans["borrower_key"].notna()].copy()
-    claims["earliest_cycle"] = claims["borrower_key"].map(earliest)
-    renewal = claims["is_renewal"].map(_flag)
+    stated = _flags(loans["first_claim"])
+    derived = _flags(loans["is_first_loan"]) & ~_flags(loans["is_renewal"])
+    first_claim = stated.where(~loans["first_claim"].isna(), derived)
+    flagged = _flags(loans["is_first_loan"]) | first_claim
+    has_key = loans["borrower_key"].notna()
+    # each borrower's first cycle with any loan (ISO texts sort as dates; compared as sorted codes)
+    cycle_codes, cycle_names = pd.factorize(loans["cycle"], sort=True)
+    first_code = pd.Series(cycle_codes[has_key.to_numpy()], index=loans.loc[has_key, "borrower_key"].to_numpy()) \
+        .groupby(level=0, sort=False).min()
+    claims = loans[flagged & has_key].copy()
+    names = cycle_names.tolist()
+    claims["earliest_cycle"] = [names[c] for c in first_code.reindex(claims["borrower_key"].to_numpy()).tolist()]
+    renewal = _flags(claims["is_renewal"])
     earlier = claims["cycle"] > claims["earliest_cycle"]
     claims["reason"] = [RENEWAL_NOT_FIRST if r else (EARLIER_CYCLE if e else None) for r, e in zip(renewal, earlier)]
     claims["valid"] = claims["reason"].isna()
-    claims["_sort"] = [
-        (_date(d) or dt.date.max, c, str(b) if not _missing(b) else "\uffff", str(f), _int(r) or 0)
-        for d, c, b, f, r in zip(claims["loan_date"], claims["cycle"], claims["bank"], claims["file"], claims["row"])
-    ]
-    claims = claims.sort_values("_sort", kind="stable")
+    # the order of `(loan date or date.max, cycle, bank or "\uffff", file, row or 0)`, ties kept in place
+    order = pd.DataFrame({
+        "d": _per_value(claims["loan_date"], lambda d: (_date(d) or dt.date.max).toordinal()),
+        "c": claims["cycle"].tolist(),
+        "b": _per_value(claims["bank"], lambda b: str(b) if not _missing(b) else "\uffff"),
+        "f": _per_value(claims["file"], str),
+        "r": _per_value(claims["row"], lambda r: _int(r) or 0),
+    }, index=claims.index)
+    claims = claims.loc[order.sort_values(["d", "c", "b", "f", "r"], kind="stable").index]
     counted = pd.Series(False, index=claims.index)
     valid = claims[claims["valid"]]
     counted.loc[valid.drop_duplicates("borrower_key").index] = True
     claims["counted"] = counted
-    return claims.drop(columns="_sort")[columns].reset_index(drop=True)
+    return claims[columns].reset_index(drop=True)
 
 
 def application_status(applications_year: pd.DataFrame, cycle: dt.date,
@@ -822,69 +950,89 @@ def _stock_rows(plan: Plan, summary_now: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _household_rows(plan: Plan, indicator: str, records: list[dict[str, Any]], banks: Iterable[str],
+def _household_rows(plan: Plan, indicator: str, records: pd.DataFrame, banks: Iterable[str],
                     describe: str, note: str) -> list[dict[str, Any]]:
-    """Distinct borrower counts per city, category, county and bank from (borrower_key, bank_id, category,
-    county_unit_id) records; every bank in `banks` gets a row (0 when it has none)."""
+    """Distinct borrower counts per city, category, county and bank from a frame of `borrower_key` (never null),
+    `bank_id` and `county_unit_id` (as `_text` gives them, `_household_frame`); every bank in `banks` gets a row
+    (0 when it has none)."""
     rows: list[dict[str, Any]] = []
-    bank_ids = set(banks) | {r["bank_id"] for r in records if r["bank_id"]}
+    bank_ids = set(banks) | {b for b in records["bank_id"].dropna().unique() if b}
+    per_bank = records.groupby("bank_id", sort=False)["borrower_key"].nunique().to_dict()
     for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, bank_ids):
         if scope == "city":
-            keys = {r["borrower_key"] for r in records}
+            count = int(records["borrower_key"].nunique())
+        elif scope == "bank":
+            count = int(per_bank.get(members[0], 0))
         else:
-            keys = {r["borrower_key"] for r in records if r["bank_id"] in members}
+            count = int(records.loc[records["bank_id"].isin(members), "borrower_key"].nunique())
         category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
         where = "全市" if scope == "city" else ("本类银行" if scope == "category" else "本行")
-        rows.append(_row(indicator, scope, scope_id, float(len(keys)), f"{where}{describe} {len(keys):,} 户（{note}）",
-                         numerator=float(len(keys)), bank_id=bank_id, category=category, order=order))
+        rows.append(_row(indicator, scope, scope_id, float(count), f"{where}{describe} {count:,} 户（{note}）",
+                         numerator=float(count), bank_id=bank_id, category=category, order=order))
         if scope == "city":
             county_order = {u.id: i for i, u in enumerate(plan.units)}
-            counties = sorted({r["county_unit_id"] for r in records if r["county_unit_id"]},
-                              key=lambda c: county_order.get(c, 10**6))
+            by_county = records[records["county_unit_id"].notna()].groupby("county_unit_id", sort=False)[
+                "borrower_key"].nunique().to_dict()
+            counties = sorted((c for c in by_county if c), key=lambda c: county_order.get(c, 10**6))
             for county_id in counties:
-                ckeys = {r["borrower_key"] for r in records if r["county_unit_id"] == county_id}
+                n = int(by_county[county_id])
                 unit = plan.unit(county_id)
-                rows.append(_row(indicator, "county", _county_label(unit), float(len(ckeys)),
-                                 f"所属县区为{_county_label(unit)}的{describe} {len(ckeys):,} 户（{note}）",
-                                 numerator=float(len(ckeys)), order=county_order.get(county_id, 0)))
+                rows.append(_row(indicator, "county", _county_label(unit), float(n),
+                                 f"所属县区为{_county_label(unit)}的{describe} {n:,} 户（{note}）",
+                                 numerator=float(n), order=county_order.get(county_id, 0)))
     return rows
+
+
+def _household_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """borrower_key, bank_id and county_unit_id of each row, the ids as `_text` gives them (object columns)."""
+    return pd.DataFrame({
+        "borrower_key": frame["borrower_key"].to_numpy(),
+        "bank_id": pd.Series(_per_value(frame["bank_id"], _text), dtype="object").to_numpy(),
+        "county_unit_id": pd.Series(_per_value(frame["county_unit_id"], _text), dtype="object").to_numpy(),
+    })
 
 
 def _first_loan_part(plan: Plan, cycle: dt.date, loans: pd.DataFrame, summary_now: pd.DataFrame,
                      banks: Iterable[str]) -> tuple[list[dict[str, Any]], list[fd.Finding], dict[str, int]]:
     claims = first_loan_claims(loans, cycle)
     counted = claims[claims["counted"]] if len(claims) else claims
-    records = [
-        {"borrower_key": r["borrower_key"], "bank_id": _text(r["bank_id"]), "county_unit_id": _text(r["county_unit_id"])}
-        for r in counted.to_dict("records")
-    ]
+    records = _household_frame(counted) if len(counted) else pd.DataFrame(
+        columns=["borrower_key", "bank_id", "county_unit_id"], dtype="object")
     rows = _household_rows(plan, "first_loan_households", records, banks, "首贷户",
                            "当年贷款明细中是否首贷户=是的借款人，剔除无还本续贷和此前周期已有贷款的，跨行只计一次，"
                            "计入最先发放的银行")
-    per_bank = {}
-    for r in records:
-        if r["bank_id"]:
-            per_bank[r["bank_id"]] = per_bank.get(r["bank_id"], 0) + 1
+    per_bank: dict[str, int] = {}
+    for bank_id in records["bank_id"]:
+        if bank_id:
+            per_bank[bank_id] = per_bank.get(bank_id, 0) + 1
 
     out: list[fd.Finding] = []
     current = cycle.isoformat()
-    first_bank = {r["borrower_key"]: r for r in counted.to_dict("records")}
-    for rec in (claims[claims["cycle"] == current].to_dict("records") if len(claims) else []):
-        bank = _text(rec["bank"])
-        who = _who(rec["borrower"], rec["borrower_id"])
-        if rec["reason"] == EARLIER_CYCLE:
-            out.append(fd.warning(
-                "first_loan_had_earlier_loan",
-                f"{who} 在 {rec['earliest_cycle']} 周期的贷款明细中已有贷款，本期填报为首贷户不予认定",
-                **_place(rec, LOANS, "is_first_loan", bank)))
-        elif rec["valid"] and not rec["counted"]:
-            winner = first_bank.get(rec["borrower_key"])
-            if winner is not None and _text(winner["bank_id"]) != _text(rec["bank_id"]):
-                out.append(fd.info(
-                    "first_loan_claimed_twice",
-                    f"{who} 同时被「{_text(winner['bank']) or '未知银行'}」（{winner['cycle']} 周期，发放日期 "
-                    f"{_date(winner['loan_date']) or '未填'}）报为首贷户；全市只计一次，计入最先发放的银行",
+    if len(claims):
+        winner_bank = claims["borrower_key"].map(
+            pd.Series(_per_value(counted["bank_id"], _text), index=counted["borrower_key"].tolist(), dtype="object"))
+        other_bank = pd.Series(_per_value(winner_bank, _text), index=claims.index, dtype="object") \
+            != pd.Series(_per_value(claims["bank_id"], _text), index=claims.index, dtype="object")
+        now = claims[(claims["cycle"] == current)
+                     & ((claims["reason"] == EARLIER_CYCLE) | (claims["valid"] & ~claims["counted"] & other_bank))]
+        wanted = set(now.loc[now["valid"], "borrower_key"])
+        first_bank = {r["borrower_key"]: r for r in counted[counted["borrower_key"].isin(wanted)].to_dict("records")}
+        for rec in now.to_dict("records"):
+            bank = _text(rec["bank"])
+            who = _who(rec["borrower"], rec["borrower_id"])
+            if rec["reason"] == EARLIER_CYCLE:
+                out.append(fd.warning(
+                    "first_loan_had_earlier_loan",
+                    f"{who} 在 {rec['earliest_cycle']} 周期的贷款明细中已有贷款，本期填报为首贷户不予认定",
                     **_place(rec, LOANS, "is_first_loan", bank)))
+            elif rec["valid"] and not rec["counted"]:
+                winner = first_bank.get(rec["borrower_key"])
+                if winner is not None and _text(winner["bank_id"]) != _text(rec["bank_id"]):
+                    out.append(fd.info(
+                        "first_loan_claimed_twice",
+                        f"{who} 同时被「{_text(winner['bank']) or '未知银行'}」（{winner['cycle']} 周期，发放日期 "
+                        f"{_date(winner['loan_date']) or '未填'}）报为首贷户；全市只计一次，计入最先发放的银行",
+                        **_place(rec, LOANS, "is_first_loan", bank)))
     for rec in summary_now.to_dict("records"):
         reported = _int(rec.get("first_loan_households_reported"))
         bank_id = rec["bank_id"]
@@ -899,10 +1047,8 @@ def _first_loan_part(plan: Plan, cycle: dt.date, loans: pd.DataFrame, summary_no
 
 def _credit_household_rows(plan: Plan, loans: pd.DataFrame, banks: Iterable[str]) -> list[dict[str, Any]]:
     credit = loans[(loans["guarantee_method"] == "信用") & loans["borrower_key"].notna()] if len(loans) else loans
-    records = [
-        {"borrower_key": r["borrower_key"], "bank_id": _text(r["bank_id"]), "county_unit_id": _text(r["county_unit_id"])}
-        for r in credit.to_dict("records")
-    ]
+    records = _household_frame(credit) if len(credit) else pd.DataFrame(
+        columns=["borrower_key", "bank_id", "county_unit_id"], dtype="object")
     return _household_rows(plan, "credit_loan_households", records, banks, "获得信用贷款的借款人",
                            "当年贷款明细中担保方式为信用，按证件号码去重")
 
@@ -911,21 +1057,25 @@ def _conversion_rows(plan: Plan, noloan: pd.DataFrame, loans: pd.DataFrame) -> l
     listed = noloan[noloan["entity_key"].notna()] if len(noloan) else noloan
     if not len(listed):
         return []
-    borrowed = set(loans["borrower_key"].dropna()) if len(loans) else set()
+    # object arrays: pandas' isin on Arrow strings turns its argument into Python objects one by one
+    borrowed = loans["borrower_key"].dropna().astype("object").unique() if len(loans) else []
     rows = []
-    city_keys = set(listed["entity_key"])
-    got = city_keys & borrowed
-    rows.append(_row("noloan_conversion_rate", "city", CITY, _ratio(len(got), len(city_keys)),
-                     f"全市名单内当年获得贷款的 {len(got):,} 户 ÷ 名单内 {len(city_keys):,} 户",
-                     numerator=float(len(got)), denominator=float(len(city_keys))))
+    city = listed.drop_duplicates("entity_key")
+    city_got = city["entity_key"].astype("object").isin(borrowed)
+    n_keys, n_got = len(city), int(city_got.sum())
+    rows.append(_row("noloan_conversion_rate", "city", CITY, _ratio(n_got, n_keys),
+                     f"全市名单内当年获得贷款的 {n_got:,} 户 ÷ 名单内 {n_keys:,} 户",
+                     numerator=float(n_got), denominator=float(n_keys)))
     order = {u.id: i for i, u in enumerate(plan.units)}
-    for county_id in sorted(set(listed["county_unit_id"].dropna()), key=lambda c: order.get(c, 10**6)):
-        keys = set(listed.loc[listed["county_unit_id"] == county_id, "entity_key"])
-        got = keys & borrowed
+    per = listed[listed["county_unit_id"].notna()].drop_duplicates(["county_unit_id", "entity_key"])
+    per = per.assign(_got=per["entity_key"].astype("object").isin(borrowed))
+    counts = per.groupby("county_unit_id", sort=False)["_got"].agg(["size", "sum"])
+    for county_id in sorted(counts.index, key=lambda c: order.get(c, 10**6)):
+        n_keys, n_got = int(counts.at[county_id, "size"]), int(counts.at[county_id, "sum"])
         label = _county_label(plan.unit(county_id))
-        rows.append(_row("noloan_conversion_rate", "county", label, _ratio(len(got), len(keys)),
-                         f"{label}名单内当年获得贷款的 {len(got):,} 户 ÷ 名单内 {len(keys):,} 户",
-                         numerator=float(len(got)), denominator=float(len(keys)), order=order.get(county_id, 0)))
+        rows.append(_row("noloan_conversion_rate", "county", label, _ratio(n_got, n_keys),
+                         f"{label}名单内当年获得贷款的 {n_got:,} 户 ÷ 名单内 {n_keys:,} 户",
+                         numerator=float(n_got), denominator=float(n_keys), order=order.get(county_id, 0)))
     return rows
 
 
@@ -1008,8 +1158,8 @@ def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | Non
                                           "file", "sheet", "row"])
     summary_now = summary[(summary["cycle"] == cycle.isoformat()) & summary["bank_id"].notna()]
     summary_now = summary_now.drop_duplicates("bank_id", keep="last")
-    loans = _upto(loans_year, cycle, _LOAN_COLUMNS)
-    noloan = _upto(noloan_year, cycle, ["county_unit_id", "entity_key"])
+    loans = _upto(loans_year, cycle, _LOAN_COLUMNS, only=True)
+    noloan = _upto(noloan_year, cycle, ["county_unit_id", "entity_key"], only=True)
 
     banks = set(summary_now["bank_id"]) | set(loans["bank_id"].dropna())
     rows = _stock_rows(plan, summary_now)
@@ -1191,8 +1341,22 @@ def _all_cycles(*frames: pd.DataFrame | None) -> list[str]:
     cycles: set[str] = set()
     for frame in frames:
         if frame is not None and "cycle" in frame.columns:
-            cycles |= {c for c in frame["cycle"].map(_cycle_text) if c}
+            cycles |= {c for c in frame["cycle"].drop_duplicates().map(_cycle_text) if c}
     return sorted(cycles)
+
+
+def _workdays(plan: Plan) -> int:
+    reply_targets = plan.targets_for("reply_within_5_workdays_rate")
+    return int(next((t["workdays"] for t in reply_targets if t.get("workdays")), DEFAULT_WORKDAYS))
+
+
+def cycle_figures(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None, loans_year: pd.DataFrame | None,
+                  applications_year: pd.DataFrame | None, noloan_year: pd.DataFrame | None
+                  ) -> tuple[list[dict[str, Any]], list[fd.Finding]]:
+    """The figures of `cycle` before targets are applied, and the findings about its rows: the expensive part of
+    `lending_indicators`, which takes them from its `cache` when a caller computed them already (the same
+    arguments)."""
+    return _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, _workdays(plan))
 
 
 def lending_indicators(
@@ -1202,6 +1366,8 @@ def lending_indicators(
     loans_year: pd.DataFrame | None,
     applications_year: pd.DataFrame | None,
     noloan_year: pd.DataFrame | None,
+    *,
+    cache: dict | None = None,
 ) -> tuple[pd.DataFrame, list[fd.Finding]]:
     """The lending indicators of `cycle`, each per scope with its target and status.
 
@@ -1213,10 +1379,20 @@ def lending_indicators(
     numerator, denominator, unit, cycle) and findings about this cycle's rows: first-loan claims of borrowers
     with a loan in an earlier cycle, claims already counted for another bank, banks whose 首贷户数（当年累计）
     differs from the loans, and dates the official calendar does not cover.
+
+    `cache`: a dict a caller computing several cycles of one year passes to every call, cycle (ISO text) →
+    `cycle_figures` of that cycle: figures found there are used, figures computed are added, so that the previous
+    cycle's figures (for ``rising`` targets) are not computed twice, and a caller may compute the figures of many
+    cycles in parallel first. Valid only while the frames of the cycles in it stay the same.
     """
-    reply_targets = plan.targets_for("reply_within_5_workdays_rate")
-    workdays = int(next((t["workdays"] for t in reply_targets if t.get("workdays")), DEFAULT_WORKDAYS))
-    rows, out = _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, workdays)
+    workdays = _workdays(plan)
+    cache = {} if cache is None else cache
+    hit = cache.get(cycle.isoformat())
+    if hit is not None:
+        rows, out = hit[0], list(hit[1])
+    else:
+        rows, out = _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, workdays)
+        cache[cycle.isoformat()] = (rows, list(out))
 
     previous, previous_cycle = None, None
     if any(t.get("comparator") == "rising" or t.get("baseline") == "previous_cycle" for t in plan.targets):
@@ -1224,8 +1400,10 @@ def lending_indicators(
                    if c < cycle.isoformat() and c[:4] == cycle.isoformat()[:4]]
         if earlier:
             previous_cycle = earlier[-1]
-            prev_rows, _ = _indicator_rows(plan, dt.date.fromisoformat(previous_cycle), summary_year, loans_year,
-                                           applications_year, noloan_year, workdays)
+            prev_hit = cache.get(previous_cycle)
+            prev_rows = prev_hit[0] if prev_hit is not None else _indicator_rows(
+                plan, dt.date.fromisoformat(previous_cycle), summary_year, loans_year, applications_year,
+                noloan_year, workdays)[0]
             previous = {_row_key(r): r for r in prev_rows}
 
     rows = _apply_targets(plan, rows, cycle, previous, previous_cycle)

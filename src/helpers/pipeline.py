@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import pickle
+import sys
+import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from . import findings as fd
 from . import guarantee, ledgers, lending, reconcile, sources
 from .catalog import Catalog
 from .cycles import CycleError, parse_cycle
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, resolve_plan
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, atomic_path, resolve_plan
 from .plan import Plan, PlanError, load_plan
 
 INGEST_VERSION = 1   # bump when ingest output changes, so cached cycles are read again
@@ -99,44 +109,43 @@ def _plan_digest(plan: Plan) -> str:
 
 def ingest(run: Run) -> pd.DataFrame:
     """Ingest every raw cycle of the year up to this one whose files changed since they were last ingested
-    (so a user who skipped a cycle still gets year-to-date figures). Within a changed cycle only workbooks whose
-    content changed are parsed again (a unit resending one file costs one file). Returns one row per cycle."""
+    (so a user who skipped a cycle still gets year-to-date figures). Returns one row per cycle: what was done.
+
+    When there is much to read (a first run on a year of ledgers), the workbooks are read by `WORKERS` processes
+    while this one combines and writes each cycle in turn."""
     rows = []
-    plan_digest = _plan_digest(run.plan)
+    todo = []
     for cycle in run.catalog.year_cycles(run.cycle):
         cycle_dir = run.folders.cycle_raw(cycle)
         paths, listing_findings = sources.list_cycle_files(cycle_dir)
-        hashes = {sources.relative_name(p, cycle_dir): _sha256(p) for p in paths}
-        fingerprint = {"version": INGEST_VERSION, "plan": plan_digest, "files": hashes}
+        digests = {sources.relative_name(p, cycle_dir): _sha256(p) for p in paths}
+        fingerprint = {
+            "version": INGEST_VERSION,
+            "plan": _plan_digest(run.plan),
+            "files": digests,
+        }
         manifest = run.catalog.read_json(cycle, "ingest")
         if manifest == fingerprint and run.catalog.exists(cycle, "files"):
             rows.append({"cycle": cycle, "files": len(paths), "action": "未变化，沿用上次结果"})
             continue
-        read = [_read_ledger(run, p, cycle_dir, name, sha, plan_digest) for p, (name, sha) in zip(paths, hashes.items())]
-        ingest_cycle(run, cycle, read, listing_findings)
-        run.catalog.write_json(cycle, "ingest", fingerprint)
+        todo.append((cycle, paths, listing_findings, digests, fingerprint))
         rows.append({"cycle": cycle, "files": len(paths), "action": "已读取"})
+    with _Readers(run, todo) as readers:
+        for cycle, paths, listing_findings, digests, fingerprint in todo:
+            ingest_cycle(run, cycle, paths, listing_findings, digests, readers=readers)
+            run.catalog.write_json(cycle, "ingest", fingerprint)
     return pd.DataFrame(rows, columns=["cycle", "files", "action"])
 
 
-def _read_ledger(run: Run, path: Path, cycle_dir: Path, name: str, sha: str, plan_digest: str
-                 ) -> ledgers.WorkbookLedger:
-    """One workbook's reading, from the cache when the same content under the same name was read before with
-    this plan and ingest version. A fresh reading takes the same Parquet round trip as a cached one, so cold and
-    warm runs write identical tables."""
-    key = hashlib.sha256(f"{INGEST_VERSION}|{plan_digest}|{name}|{sha}".encode()).hexdigest()
-    cached = run.catalog.read_cached_ledger(key)
-    if cached is None:
-        led = ledgers.read_ledger(sources.read_workbook(path, root=cycle_dir), run.plan)
-        run.catalog.write_cached_ledger(key, *ledgers.ledger_parts(led))
-        cached = run.catalog.read_cached_ledger(key)
-    return ledgers.ledger_from_parts(*cached)
+def ingest_cycle(run: Run, cycle: str, paths: list[Path], listing_findings: list[fd.Finding],
+                 digests: dict[str, str] | None = None, readers: _Readers | None = None) -> ledgers.CycleLedgers:
+    """Read one cycle's workbooks and write `files`, `progress` and the lending/no-loan/guarantee tables.
 
-
-def ingest_cycle(run: Run, cycle: str, read: list[ledgers.WorkbookLedger], listing_findings: list[fd.Finding]
-                 ) -> ledgers.CycleLedgers:
-    """Combine one cycle's workbook readings and write `files`, `progress` and the lending/no-loan/guarantee
-    tables."""
+    A workbook that took a while to read is kept, as read, in `processed/<cycle>/workbooks/` under a key of its
+    content, name, the plan and the suite's code: when one unit resends its file, only that file is read again.
+    `digests`: relative name → sha256 of each file, when the caller has them already."""
+    read = readers.ledgers(cycle) if readers is not None and readers.has(cycle) else \
+        _read_cycle(run, cycle, paths, digests)
     combined = ledgers.combine(read, run.plan, dt.date.fromisoformat(cycle))
     run.catalog.write(cycle, "files", combined.files)
     progress = combined.tables.get("progress")
@@ -151,6 +160,194 @@ def ingest_cycle(run: Run, cycle: str, read: list[ledgers.WorkbookLedger], listi
             run.catalog.path(cycle, f"{name}_raw").unlink()
     run.catalog.write_findings(cycle, "ingest", [*listing_findings, *combined.findings])
     return combined
+
+
+CACHE_MIN_SECONDS = 0.05    # workbooks read faster than this are read again rather than kept
+WORKERS = 2                 # processes reading workbooks when there is much to read (TAIZHANG_WORKERS overrides)
+PARALLEL_MIN_WORK = 8 * 2**20   # bytes to read (+ 32 KiB per file) before worker processes pay off
+
+
+def _read_cycle(run: Run, cycle: str, paths: list[Path], digests: dict[str, str] | None) -> list:
+    """The cycle's workbooks read one by one here, each from the cache when it is there."""
+    cycle_dir = run.folders.cycle_raw(cycle)
+    cache = WorkbookCache(run, cycle)
+    read = []
+    for p in paths:
+        name = sources.relative_name(p, cycle_dir)
+        key = cache.key(name, (digests or {}).get(name) or _sha256(p))
+        ledger = cache.get(key)
+        if ledger is None:
+            started = time.perf_counter()
+            ledger = ledgers.read_ledger(sources.read_workbook(p, root=cycle_dir), run.plan)
+            if time.perf_counter() - started >= CACHE_MIN_SECONDS:
+                cache.put(key, ledger)
+        read.append(ledger)
+    cache.prune()
+    return read
+
+
+class _Readers:
+    """Worker processes that read the workbooks of the cycles to ingest, all submitted at once (so reading runs
+    ahead while this process combines and writes), or nothing when there is too little to read to pay for
+    starting them (then `has` is False and the cycle is read in this process)."""
+
+    def __init__(self, run: Run, todo: list[tuple]):
+        self.run = run
+        self.pool = None
+        self.jobs: dict[str, list] = {}
+        self.caches: dict[str, WorkbookCache] = {}
+        workers = int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1)
+        workers = min(workers, os.cpu_count() or 1)
+        plan_path = getattr(run.plan, "path", None)
+        if workers < 2 or plan_path is None or not todo:
+            return
+        work = sum(p.stat().st_size + 32 * 1024 for _, paths, *_ in todo for p in paths)
+        if work < PARALLEL_MIN_WORK:
+            return
+        self.todo = todo
+        self.plan_path = str(plan_path)
+        self.workers = workers
+
+    def __enter__(self) -> Self:
+        if not hasattr(self, "todo"):
+            return self
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: a fork of a Jupyter kernel would copy its threads' locks
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_worker_start, initargs=(self.plan_path,))
+        with _main_not_rerun():
+            self._submit()
+        return self
+
+    def _submit(self) -> None:
+        for cycle, paths, _, digests, _ in self.todo:
+            cycle_dir = self.run.folders.cycle_raw(cycle)
+            cache = self.caches[cycle] = WorkbookCache(self.run, cycle)
+            jobs = []
+            for p in paths:
+                name = sources.relative_name(p, cycle_dir)
+                key = cache.key(name, digests.get(name) or _sha256(p))
+                if cache.has(key):
+                    jobs.append(("cached", key))
+                    continue
+                target = cache.folder / f"{key}.pickle"
+                self.run.folders.check_writable(target)
+                jobs.append(("read", key, self.pool.submit(_worker_read, str(p), str(cycle_dir), str(target))))
+            self.jobs[cycle] = jobs
+
+    def has(self, cycle: str) -> bool:
+        return cycle in self.jobs
+
+    def ledgers(self, cycle: str) -> list:
+        cache = self.caches[cycle]
+        read = []
+        for job in self.jobs.pop(cycle):
+            if job[0] == "cached":
+                ledger = cache.get(job[1])
+                if ledger is None:
+                    raise RuntimeError(f"缓存的工作簿读取结果丢失：{job[1]}")
+            else:
+                ledger, kept = job[2].result()
+                if kept:
+                    cache.used.add(job[1])
+            read.append(ledger)
+        cache.prune()
+        return read
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """While worker processes start: a `__main__` without a file, so that spawn does not run the caller's script
+    again in each worker (the workers need only `helpers`; a script without a main guard would run twice)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+_WORKER_PLAN: Plan | None = None
+
+
+def _worker_start(plan_path: str) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = load_plan(plan_path)
+
+
+def _worker_read(path: str, root: str, cache_file: str) -> tuple[ledgers.WorkbookLedger, bool]:
+    """Read one workbook in a worker; keep it at `cache_file` (checked by the caller) when that took a while."""
+    started = time.perf_counter()
+    ledger = ledgers.read_ledger(sources.read_workbook(Path(path), root=Path(root)), _WORKER_PLAN)
+    kept = time.perf_counter() - started >= CACHE_MIN_SECONDS
+    if kept:
+        target = Path(cache_file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(ledger, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    return ledger, kept
+
+
+class WorkbookCache:
+    """Read workbooks (`ledgers.WorkbookLedger`) kept per cycle as pickles in `processed/<cycle>/workbooks/`,
+    keyed by file content and name, the plan, INGEST_VERSION and the helpers' source. The folder is written only
+    by the suite (atomically, like every processed file); entries no file of the cycle uses any more are removed."""
+
+    def __init__(self, run: Run, cycle: str):
+        self.run = run
+        self.folder = run.folders.cycle_processed(cycle) / "workbooks"
+        self.salt = f"{INGEST_VERSION}|{_plan_digest(run.plan)}|{code_digest()}"
+        self.used: set[str] = set()
+
+    def key(self, name: str, sha256: str) -> str:
+        return hashlib.sha256(f"{self.salt}|{name}|{sha256}".encode()).hexdigest()[:40]
+
+    def has(self, key: str) -> bool:
+        return (self.folder / f"{key}.pickle").is_file()
+
+    def get(self, key: str) -> ledgers.WorkbookLedger | None:
+        path = self.folder / f"{key}.pickle"
+        if not path.is_file():
+            return None
+        try:
+            with path.open("rb") as handle:
+                ledger = pickle.load(handle)
+        except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+                pickle.UnpicklingError):          # a damaged or foreign entry: the file is read again
+            return None
+        if not isinstance(ledger, ledgers.WorkbookLedger):
+            return None
+        self.used.add(key)
+        return ledger
+
+    def put(self, key: str, ledger: ledgers.WorkbookLedger) -> None:
+        with atomic_path(self.folder / f"{key}.pickle", self.run.folders) as tmp:
+            tmp.write_bytes(pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL))
+        self.used.add(key)
+
+    def prune(self) -> None:
+        if self.folder.is_dir():
+            for path in self.folder.glob("*.pickle"):
+                if path.stem not in self.used:
+                    path.unlink()
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The helpers' source code: a cached result made by other code is not reused."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode("utf-8") + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -238,19 +435,87 @@ CLEAN_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarant
 def indicators_cycle(run: Run) -> pd.DataFrame:
     """Clean the lending and guarantee tables and compute `indicators` for every cycle of the year up to the
     run's (trends need each cycle's figures). A cycle is recomputed only when its inputs or those of an earlier
-    cycle changed since last time. Returns the run cycle's indicators."""
+    cycle changed since last time. Returns the run cycle's indicators.
+
+    When many cycles are to be computed (a first run on a year of ledgers), the cleaning and the year-to-date
+    lending figures of each cycle are computed by worker processes first; the targets are then applied here,
+    cycle after cycle."""
     cat = run.catalog
     cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
     inputs: list[dict] = []
+    todo: list[tuple[str, dict]] = []
     for cycle in cycles:
         inputs.append(cat.read_json(cycle, "ingest") or {})
-        fingerprint = {"version": INGEST_VERSION, "plan": _plan_digest(run.plan), "inputs": inputs}
+        fingerprint = {"version": INGEST_VERSION, "plan": _plan_digest(run.plan), "inputs": list(inputs)}
         if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
             continue
-        _indicators(run, cycle, _clean_cycle(run, cycle))
+        todo.append((cycle, fingerprint))
+    memo: dict = {"frames": {}, "rows": {}}   # cleaned tables read once per cycle; lending figures per cycle
+    cleaned: dict[str, list[fd.Finding]] = {}
+    if _parallel_indicators(run, [c for c, _ in todo]):
+        cleaned, figures = _indicators_in_workers(run, [c for c, _ in todo])
+        memo["rows"].update(figures)
+    for cycle, fingerprint in todo:
+        found = cleaned[cycle] if cycle in cleaned else _clean_cycle(run, cycle)
+        _indicators(run, cycle, found, memo)
         cat.write_json(cycle, "indicators", fingerprint)
     result = cat.read(run.cycle, "indicators")
     return result if result is not None else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
+
+
+PARALLEL_MIN_LOAN_BYTES = 4 * 2**20   # loans_raw Parquet bytes to clean before worker processes pay off
+
+
+def _parallel_indicators(run: Run, cycles: list[str]) -> bool:
+    workers = min(int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1), os.cpu_count() or 1)
+    if workers < 2 or len(cycles) < 3 or getattr(run.plan, "path", None) is None:
+        return False
+    if not ({"lending", "noloan"} & set(run.plan.ledgers)):
+        return False
+    size = sum(run.catalog.path(c, "loans_raw").stat().st_size for c in cycles if run.catalog.exists(c, "loans_raw"))
+    return size >= PARALLEL_MIN_LOAN_BYTES
+
+
+def _indicators_in_workers(run: Run, cycles: list[str]) -> tuple[dict[str, list[fd.Finding]], dict[str, tuple]]:
+    """Clean every cycle, then compute each cycle's lending figures (`lending.cycle_figures`) but the last's, in
+    worker processes, the longest (latest) first. The last cycle, the largest, is left to this process once the
+    workers are gone, so that no two processes hold the whole year's loans at once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1), os.cpu_count() or 1)
+    folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(str(run.plan.path),))
+    with pool:
+        with _main_not_rerun():      # the workers start with the first tasks
+            cleaning = {c: pool.submit(_worker_clean, folders, c) for c in reversed(cycles)}
+        cleaned = {c: future.result() for c, future in cleaning.items()}
+        figuring = {c: pool.submit(_worker_figures, folders, c) for c in reversed(cycles[:-1])}
+        figures = {c: future.result() for c, future in figuring.items()}
+    return cleaned, figures
+
+
+def _worker_run(folders: tuple[str, str, str], cycle: str) -> Run:
+    assert _WORKER_PLAN is not None
+    f = Folders.of(*folders)
+    return Run(_WORKER_PLAN, f, cycle, Catalog(f, _WORKER_PLAN.report_days))
+
+
+def _worker_clean(folders: tuple[str, str, str], cycle: str) -> list[fd.Finding]:
+    return _clean_cycle(_worker_run(folders, cycle), cycle)
+
+
+_WORKER_FRAMES: dict = {}
+
+
+def _worker_figures(folders: tuple[str, str, str], cycle: str) -> tuple:
+    run = _worker_run(folders, cycle)
+    year = {name: _load_year(run, name, cycle, _WORKER_FRAMES, lending.INPUT_COLUMNS.get(name))
+            for name in ("bank_summary", "loans", "applications", "noloan_list")}
+    rows, found = lending.cycle_figures(run.plan, dt.date.fromisoformat(cycle), year["bank_summary"], year["loans"],
+                                        year["applications"], year["noloan_list"])
+    return rows, found
 
 
 def _raw(run: Run, cycle: str, name: str) -> pd.DataFrame:
@@ -285,16 +550,38 @@ def _clean_cycle(run: Run, cycle: str) -> list[fd.Finding]:
     return out
 
 
-def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding]) -> None:
+def _load_year(run: Run, name: str, cycle: str, memo: dict, columns: list[str] | None = None) -> pd.DataFrame:
+    """`Catalog.load_year`, each cycle's table read from its Parquet file once per `indicators_cycle` call (the
+    cycles are computed in order, so a table in `memo` is never rewritten afterwards); only `columns` (those
+    present) when given."""
+    frames = []
+    for c in run.catalog.year_cycles(cycle):
+        key = (name, c)
+        if key not in memo:
+            path = run.catalog.path(c, name)
+            wanted = None
+            if columns is not None and path.is_file():
+                present = set(pq.read_schema(path).names)
+                wanted = [col for col in columns if col in present]
+            memo[key] = run.catalog.read(c, name, wanted)
+        if memo[key] is not None:
+            frames.append(memo[key].assign(cycle=c))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo: dict | None = None) -> None:
     """Year-to-date indicators of one cycle from the cleaned tables of the year so far."""
     plan, cat = run.plan, run.catalog
     date = dt.date.fromisoformat(cycle)
+    memo = {"frames": {}, "rows": {}} if memo is None else memo
     frames = []
     out = list(cleaning_findings)
     if "lending" in plan.ledgers or "noloan" in plan.ledgers:
-        year = {name: cat.load_year(name, cycle) for name in ("bank_summary", "loans", "applications", "noloan_list")}
+        year = {name: _load_year(run, name, cycle, memo["frames"], lending.INPUT_COLUMNS.get(name))
+                for name in ("bank_summary", "loans", "applications", "noloan_list")}
         found_frame, found = lending.lending_indicators(plan, date, year["bank_summary"], year["loans"],
-                                                        year["applications"], year["noloan_list"])
+                                                        year["applications"], year["noloan_list"],
+                                                        cache=memo["rows"])
         frames.append(found_frame)
         out += found
     if "guarantee" in plan.ledgers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -394,14 +395,55 @@ def page(body: str, title: str) -> str:
     )
 
 
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)([^>]*>)")
+_OUTPUT_DIV = re.compile(r'(<div class="[^"]*\bjp-OutputArea-output\b[^"]*"(?![^>]*\btabindex=))')
+
+
+_NUMERIC_REF = re.compile(r"&#(x[0-9a-fA-F]+|[0-9]+);")
+
+
+def _character(match: re.Match) -> str:
+    text = match.group(1)
+    try:
+        char = chr(int(text[1:], 16) if text[0] in "xX" else int(text))
+    except (ValueError, OverflowError):
+        return match.group(0)
+    return match.group(0) if char in "&<>\"'" or ord(char) < 32 or 0xD800 <= ord(char) <= 0xDFFF else char
+
+
 def render_report(notebook: Path) -> str:
     """The executed report notebook as one self-contained page: outputs only, images embedded, no code."""
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+
+    class _Exporter(HTMLExporter):
+        """HTMLExporter without its last step, which parses the whole page again with BeautifulSoup (2 s for a
+        report with a long findings table) only to give images a default alt text and outputs a tabindex; the
+        same two edits are made here on the text."""
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            from nbconvert.filters.highlight import Highlight2HTML
+            from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code",
+                                 self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            html = _IMG_WITHOUT_ALT.sub(r'<img alt="No description has been provided for this image"\1', html)
+            html = _OUTPUT_DIV.sub(r'\1 tabindex="0"', html)
+            # BeautifulSoup also wrote characters that the markdown renderer had escaped as numbers (&#24635;) as
+            # themselves: the page stays readable as text (and searchable in its source)
+            html = _NUMERIC_REF.sub(_character, html)
+            return html, resources
 
     nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, anchor_link_text="")
+    exporter = _Exporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                         exclude_output_prompt=True, anchor_link_text="")
     body, _ = exporter.from_notebook_node(nb)
     title = nb.metadata.get("title") or "台账报告"
     for cell in nb.cells:

@@ -12,7 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from itertools import zip_longest
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import pandas as pd
 
@@ -58,15 +59,17 @@ class SheetFormat:
 
 @dataclass(frozen=True)
 class Table:
-    """A sheet read against a format: `frame` has one column per role found plus `_row` (Excel row number)."""
+    """A sheet read against a format: `frame` has one column per role found plus `_row` (Excel row number);
+    `values` holds the same columns as lists (`frame` is None when `read_table` was asked for the lists only)."""
 
     format: SheetFormat
     sheet: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None
     header_row: int
     meta: dict[str, Any] = field(default_factory=dict)
     findings: tuple[fd.Finding, ...] = ()
     header_texts: dict[str, str] = field(default_factory=dict)
+    values: dict[str, list] = field(default_factory=dict, compare=False, repr=False)
 
 
 _SPACES = re.compile(r"\s+")
@@ -114,8 +117,38 @@ def _match_columns(cells: Sequence[Any], fmt: SheetFormat) -> dict[str, int]:
     return _match_keys([header_key(c) for c in cells], fmt)
 
 
+_MATCHED: dict[tuple[tuple[str, ...], int], tuple[SheetFormat, dict[str, int]]] = {}
+
+
 def _match_keys(keys: Sequence[str], fmt: SheetFormat) -> dict[str, int]:
-    """role → column index for a row of header keys; exact key match first, then containment."""
+    """role → column index for a row of header keys; exact key match first, then containment. Remembered per
+    row of keys and format: units' headers repeat from workbook to workbook."""
+    known = _known_keys(fmt)
+    if not any(k in known for k in keys):
+        return {}           # no header text of this format at all (a title or data row): nothing can match
+    memo_key = (tuple(keys), id(fmt))
+    hit = _MATCHED.get(memo_key)
+    if hit is not None and hit[0] is fmt:
+        return dict(hit[1])
+    found = _match_keys_uncached(keys, fmt)
+    if len(_MATCHED) > 20_000:
+        _MATCHED.clear()
+    _MATCHED[memo_key] = (fmt, found)
+    return dict(found)
+
+
+def _known_keys(fmt: SheetFormat) -> frozenset[str]:
+    """Every header key of a format (exact matches are needed before containment is tried)."""
+    cached = _KNOWN.get(id(fmt))
+    if cached is None or cached[0] is not fmt:
+        cached = _KNOWN[id(fmt)] = (fmt, frozenset(k for _, ks in _variants(fmt) for k in ks if k))
+    return cached[1]
+
+
+_KNOWN: dict[int, tuple[SheetFormat, frozenset[str]]] = {}
+
+
+def _match_keys_uncached(keys: Sequence[str], fmt: SheetFormat) -> dict[str, int]:
     found: dict[str, int] = {}
     used: set[int] = set()
     variants = _variants(fmt)
@@ -240,9 +273,12 @@ def read_table(
     unit: str | None = None,
     header: tuple[int, dict[str, int]] | None = None,
     default_factor: float | None = None,
+    frame: bool = True,
 ) -> Table:
     """Read `sheet` against `fmt`. Cells that do not parse become missing values with a finding; totals, notes,
-    repeated headers and blank rows are skipped (totals are reported as info so nothing vanishes unseen)."""
+    repeated headers and blank rows are skipped (totals are reported as info so nothing vanishes unseen).
+    `frame=False`: only `Table.values` (the column lists), no DataFrame (cheaper for small sheets)."""
+    as_frame = frame
     if header is None:
         _, header_row, roles = header_score(sheet, fmt)
     else:
@@ -251,7 +287,7 @@ def read_table(
     place = {"file": file, "sheet": sheet.name, "unit": unit}
     above = [(r, c) for r, c in sheet.rows if r < header_row]
     meta = read_meta(above)
-    header_cells = dict(sheet.rows).get(header_row, ())
+    header_cells = next((c for r, c in sheet.rows if r == header_row), ())
     header_texts = {role: str(header_cells[idx]).strip() for role, idx in roles.items()}
 
     for col in fmt.required:
@@ -267,54 +303,266 @@ def read_table(
             text = header_texts[col.role]
             factors[col.role] = amount_factor(text) if re.search(r"元", text) else (sheet_factor or 1.0)
 
-    records: list[dict[str, Any]] = []
-    for row_no, cells in sheet.rows:
-        if row_no <= header_row:
+    # 1. the data rows: below the header, not blank, not a repeated header, a total or a note
+    idxs = list(roles.values())
+    body = [(r, c) for r, c in sheet.rows if r > header_row]
+    # every mapped column over all rows below the header (the data columns are taken from these)
+    transposed = list(zip_longest(*[c for _, c in body], fillvalue=None)) if body else []
+    blank = (None,) * len(body)
+    by_idx = {idx: transposed[idx] if idx < len(transposed) else blank for idx in dict.fromkeys(idxs)}
+    del transposed
+    repeat_keys = [(idx, header_key(header_cells[idx])) for idx in idxs if idx < len(header_cells)]
+    repeat_keys = [(idx, key) for idx, key in repeat_keys if key]
+    repeated = _repeated_header_rows(by_idx, repeat_keys, max(2, len(roles) // 2))
+    kept: list[int] = []          # positions in `body`
+    for pos, (row_no, cells) in enumerate(body):
+        n = len(cells)
+        for idx in idxs:
+            if idx < n:
+                v = cells[idx]
+                if v is not None and (type(v) is not str or v.strip()) and (type(v) is str or str(v).strip()):
+                    break
+        else:
             continue
-        cells = list(cells)
-        values = {role: cells[idx] if idx < len(cells) else None for role, idx in roles.items()}
-        present = [v for v in values.values() if v is not None and str(v).strip() != ""]
-        if not present:
-            continue
-        if _repeats_header(cells, roles, header_cells):
+        if repeated and pos in repeated:
             continue  # header repeated at a page break
-        if _is_total(cells):
+        if _is_total_fast(cells):
             out.append(fd.info("total_row_skipped", "合计/小计行不计入数据", row=row_no, **place))
             continue
-        if _is_note(cells):
+        if _is_note_fast(cells):
             continue
-        record: dict[str, Any] = {"_row": row_no}
-        for col in fmt.columns:
-            if col.role not in roles:
-                continue
-            raw = values[col.role]
-            try:
-                record[col.role] = _parse_cell(raw, col, factors.get(col.role, 1.0))
-            except ValueProblem as problem:
-                record[col.role] = None
-                out.append(
-                    fd.warning("bad_value", f"{problem}", row=row_no, column=header_texts.get(col.role, col.title), **place)
-                )
-            if col.kind == "id" and record.get(col.role):
-                # the raw cell, not the normalised text: an ID typed into a number cell gets the hint that says so
-                check = check_id(raw)
-                record[f"{col.role}_kind"] = check.kind
-                record[f"{col.role}_valid"] = check.valid
-                if not check.valid:
-                    out.append(
-                        fd.warning("bad_identifier", check.problem or "证件号码校验未通过", row=row_no,
-                                   column=header_texts.get(col.role, col.title), **place)
-                    )
-        for col in fmt.required:
-            if col.role in roles and record.get(col.role) is None and values.get(col.role) in (None, ""):
-                out.append(
-                    fd.warning("missing_value", f"必填项「{col.title}」为空", row=row_no,
-                               column=header_texts.get(col.role, col.title), **place)
-                )
-        records.append(record)
+        kept.append(pos)
+    rows_kept = [body[pos][0] for pos in kept]
+    every = len(kept) == len(body)
 
-    frame = pd.DataFrame.from_records(records, columns=["_row", *_frame_columns(fmt, roles)])
-    return Table(fmt, sheet.name, frame, header_row, meta, tuple(out), header_texts)
+    # 2. column by column: each distinct text is parsed once (`_Parser`), numbers and dates take a fast path
+    columns: list[str] = ["_row"]
+    data: list[list[Any]] = [rows_kept]
+    problems: list[tuple[int, int, int, fd.Finding]] = []   # (row position, phase, column, finding): row order
+    raws: dict[str, list[Any]] = {}
+    for position, col in enumerate(fmt.columns):
+        if col.role not in roles:
+            continue
+        idx = roles[col.role]
+        raw = by_idx[idx] if every else [by_idx[idx][pos] for pos in kept]
+        raws[col.role] = raw
+        column_name = header_texts.get(col.role, col.title)
+        parsed, bad = _Parser.of(col, factors.get(col.role, 1.0)).parse(raw)
+        for i, problem in bad:
+            problems.append((i, 0, position, fd.warning("bad_value", f"{problem}", row=rows_kept[i],
+                                                         column=column_name, **place)))
+        columns.append(col.role)
+        data.append(parsed)
+        if col.kind == "id":
+            kinds, valids = _id_checks(raw, parsed, rows_kept, column_name, place, position, problems)
+            columns += [f"{col.role}_kind", f"{col.role}_valid"]
+            data += [kinds, valids]
+    for position, col in enumerate(fmt.required):
+        if col.role not in roles:
+            continue
+        parsed = data[columns.index(col.role)]
+        column_name = header_texts.get(col.role, col.title)
+        for i, (value, raw) in enumerate(zip(parsed, raws[col.role])):
+            if value is None and raw in (None, ""):
+                problems.append((i, 1, position, fd.warning("missing_value", f"必填项「{col.title}」为空",
+                                                            row=rows_kept[i], column=column_name, **place)))
+    problems.sort(key=lambda p: p[:3])
+    out.extend(p[3] for p in problems)
+    values = dict(zip(columns, data))
+    result = None
+    if as_frame:   # from the column lists: the dtypes from_records gives for the rows, without building the rows
+        result = pd.DataFrame(values) if rows_kept else pd.DataFrame.from_records([], columns=columns)
+    return Table(fmt, sheet.name, result, header_row, meta, tuple(out), header_texts, values)
+
+
+def _repeated_header_rows(columns: Mapping[int, list], keys: list[tuple[int, str]], needed: int) -> set[int]:
+    """Positions of the rows that repeat the header (`_repeats_header`: at least `needed` mapped cells whose
+    header key is the header's own), found column by column: each distinct cell value is looked at once, and a
+    row is counted only when enough columns hold some header text at all (almost never)."""
+    if len(keys) < needed:
+        return set()
+    hits_per_column: list[tuple[list, set]] = []
+    for idx, key in keys:
+        values = columns[idx]
+        matching = set()
+        key_ascii = key.isascii()
+        for c in set(values):
+            if c is None or isinstance(c, (int, float)):
+                continue                 # numbers (and booleans) have no header key
+            if type(c) is str:
+                if not key_ascii and c.isascii():
+                    continue             # NFKC keeps ASCII text ASCII: it cannot turn into a Chinese header
+                if key[0] not in c and unicodedata.is_normalized("NFKC", c):
+                    continue             # a key is what is left of the NFKC text after removals: its first
+                    #                      character is in any text NFKC leaves as it is
+                got = _header_key(c)
+            elif not key_ascii and isinstance(c, (dt.date, dt.time, dt.timedelta)):
+                continue                 # printed as ASCII digits
+            else:
+                got = header_key(c)
+            if got == key:
+                matching.add(c)
+        if matching:
+            hits_per_column.append((values, matching))
+    if len(hits_per_column) < needed:
+        return set()
+    counts: dict[int, int] = {}
+    for values, matching in hits_per_column:
+        for pos, v in enumerate(values):
+            if v in matching and v.__class__ is not float and v.__class__ is not int:
+                counts[pos] = counts.get(pos, 0) + 1
+    return {pos for pos, n in counts.items() if n >= needed}
+
+
+def _is_total_fast(cells: Sequence[Any]) -> bool:
+    """`_is_total`: every total word has 计, so a row without one in its first four text cells is no total."""
+    for c in cells[:4]:
+        if c is None:
+            continue
+        if type(c) is str:
+            if "计" in c and _is_total((c,)):
+                return True
+        elif not isinstance(c, (int, float, dt.date, dt.time, dt.timedelta)) and _is_total((c,)):
+            return True
+    return False
+
+
+def _is_note_fast(cells: Sequence[Any]) -> bool:
+    """`_is_note`: a note is a row with one non-empty cell."""
+    seen = 0
+    for c in cells:
+        if c is not None and (c.strip() if type(c) is str else str(c).strip()):
+            seen += 1
+            if seen > 1:
+                return False
+    return seen == 1 and _is_note(cells)
+
+
+_NOT_CACHED = object()
+
+
+class _Parser:
+    """Parses one column's cells like `_parse_cell`, each distinct text once (a small cache per column kind)."""
+
+    _cache: ClassVar[dict[tuple, _Parser]] = {}
+
+    def __init__(self, col: Column, factor: float):
+        self.col = col
+        self.factor = factor
+        self.memo: dict[str, Any] = {}
+        self.bad_texts: set[str] = set()
+
+    @classmethod
+    def of(cls, col: Column, factor: float) -> _Parser:
+        key = (col.kind, id(col.choices) if col.choices is not None else None, factor)
+        parser = cls._cache.get(key)
+        if parser is None or parser.col.choices is not col.choices:
+            if len(cls._cache) > 256:
+                cls._cache.clear()
+            parser = cls._cache[key] = cls(col, factor)
+        if len(parser.memo) > 200_000:
+            parser.memo.clear()
+            parser.bad_texts.clear()
+        return parser
+
+    def slow(self, raw: Any) -> Any:
+        """The value or the ValueProblem (returned, not raised), exactly as `_parse_cell`."""
+        try:
+            return _parse_cell(raw, self.col, self.factor)
+        except ValueProblem as problem:
+            return problem
+
+    def parse(self, raw: list[Any]) -> tuple[list[Any], list[tuple[int, ValueProblem]]]:
+        """Parsed values and (position, problem) of the cells that did not parse. The usual cells (a number in
+        a number column, a date cell in a date column, a text seen before) are done in one comprehension; the
+        rest (marked `_SLOW`) one by one through `_parse_cell`."""
+        kind, f, memo = self.col.kind, self.factor, self.memo
+        get, S, B = memo.get, _SLOW, _BIG
+        float_, int_, str_, datetime = float, int, str, dt.datetime
+        if kind == "amount":
+            out = [get(v, S) if v.__class__ is str_ else v * f if v.__class__ is float_ and v - v == 0
+                   else float_(v) * f if v.__class__ is int_ and -B <= v <= B else None if v is None else S
+                   for v in raw]
+        elif kind == "number":
+            out = [get(v, S) if v.__class__ is str_ else v if v.__class__ is float_ and v - v == 0
+                   else float_(v) if v.__class__ is int_ and -B <= v <= B else None if v is None else S
+                   for v in raw]
+        elif kind == "rate":
+            out = [get(v, S) if v.__class__ is str_ else v / 100 if v.__class__ is float_ and v - v == 0
+                   else float_(v) / 100 if v.__class__ is int_ and -B <= v <= B else None if v is None else S
+                   for v in raw]
+        elif kind == "int":
+            out = [get(v, S) if v.__class__ is str_ else int_(v) if v.__class__ is float_ and v.is_integer()
+                   else v if v.__class__ is int_ and -B <= v <= B else None if v is None else S
+                   for v in raw]
+        elif kind == "date":
+            out = [get(v, S) if v.__class__ is str_ else v.date() if v.__class__ is datetime
+                   else None if v is None else S for v in raw]
+        else:
+            out = [get(v, S) if v.__class__ is str_ else None if v is None else S for v in raw]
+        bad: list[tuple[int, ValueProblem]] = []
+        for i in [i for i, x in enumerate(out) if x is S]:
+            v = raw[i]
+            if v.__class__ is str:
+                value = get(v, S)            # a text met earlier in this column
+                if value is S:
+                    value = memo[v] = self.slow(v)
+                    if isinstance(value, ValueProblem):
+                        self.bad_texts.add(v)
+            else:
+                value = self.slow(v)
+            if isinstance(value, ValueProblem):
+                bad.append((i, value))
+                value = None
+            out[i] = value
+        if self.bad_texts:        # texts that did not parse before, met again (the slow ones are already in `bad`)
+            known = self.bad_texts
+            done = {i for i, _ in bad}
+            for i, v in enumerate(raw):
+                if v.__class__ is str and v in known and i not in done:
+                    bad.append((i, memo[v]))
+                    out[i] = None
+            bad.sort(key=lambda item: item[0])
+        return out, bad
+
+
+_SLOW = object()
+_INF, _NINF = float("inf"), float("-inf")
+_BIG = 2**53
+_ID_MEMO: dict[tuple[str, dt.date], tuple[str, bool, str | None]] = {}
+
+
+def _id_checks(raw: list[Any], parsed: list[Any], rows: list[int], column: str, place: dict, position: int,
+               problems: list) -> tuple[list[Any], list[Any]]:
+    """`<role>_kind` and `<role>_valid` for an id column (NaN where the id is empty, as from_records fills in), and
+    a bad_identifier finding per invalid id. `check_id` looks at the raw cell (a number gets its own hint); a text
+    is checked once per day (the birth-year rule depends on today's date)."""
+    nan = float("nan")
+    today = dt.date.today()
+    if len(_ID_MEMO) > 500_000:
+        _ID_MEMO.clear()
+    kinds: list[Any] = []
+    valids: list[Any] = []
+    for i, (r, value) in enumerate(zip(raw, parsed)):
+        if not value:
+            kinds.append(nan)
+            valids.append(nan)
+            continue
+        if type(r) is str:
+            key = (r, today)
+            hit = _ID_MEMO.get(key)
+            if hit is None:
+                check = check_id(r)
+                hit = _ID_MEMO[key] = (check.kind, check.valid, check.problem)
+        else:
+            check = check_id(r)
+            hit = (check.kind, check.valid, check.problem)
+        kinds.append(hit[0])
+        valids.append(hit[1])
+        if not hit[1]:
+            problems.append((i, 0, position, fd.warning("bad_identifier", hit[2] or "证件号码校验未通过", row=rows[i],
+                                                         column=column, **place)))
+    return kinds, valids
 
 
 def _frame_columns(fmt: SheetFormat, roles: Mapping[str, int]) -> list[str]:

@@ -393,6 +393,10 @@ _FULLWIDTH_RANGES = ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))  # �
 _FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for first, last in _FULLWIDTH_RANGES for cp in range(first, last + 1)}
 
 
+# Text `clean_text` leaves as it is: CJK unified ideographs (all assigned), ASCII letters and digits, brackets.
+_PLAIN_TEXT = re.compile(r"[\u4e00-\u9fff0-9A-Za-z（）()]+")
+
+
 def _is_cjk(ch: str) -> bool:
     return bool(_CJK_CHAR_RE.match(ch))
 
@@ -413,6 +417,8 @@ def clean_text(value: object) -> str | None:
     punctuation), turns a sentence-final "O" into "。", drops whitespace between Chinese characters and
     collapses other whitespace runs to one space.
     """
+    if type(value) is str and _PLAIN_TEXT.fullmatch(value) and value[-1] not in "Oo":
+        return value        # nothing to repair: Chinese characters, letters, digits and brackets only
     if value is None or _is_missing_marker(value):
         return None
     if isinstance(value, float):
