@@ -69,31 +69,6 @@ class Catalog:
             tmp.write_text(text, encoding="utf-8")
         return Path(final)
 
-    # ----- parsed workbooks, by content -----
-    def _ledger_dir(self, key: str) -> Path:
-        return self.folders.processed / ".cache" / "ledgers" / key[:2] / key
-
-    def read_cached_ledger(self, key: str) -> tuple[dict, dict[str, pd.DataFrame]] | None:
-        """A workbook's reading stored by `write_cached_ledger`, or None."""
-        folder = self._ledger_dir(key)
-        meta_path = folder / "meta.json"
-        if not meta_path.is_file():
-            return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta.get("tables", [])}
-        return meta, tables
-
-    def write_cached_ledger(self, key: str, meta: dict, tables: dict[str, pd.DataFrame]) -> None:
-        """Store a workbook's reading (tables as Parquet, the rest as JSON); the metadata is written last, so a
-        half-written entry is never read."""
-        folder = self._ledger_dir(key)
-        for name, frame in tables.items():
-            with atomic_path(folder / f"{name}.parquet", self.folders) as tmp:
-                frame.reset_index(drop=True).to_parquet(tmp, index=False)
-        with atomic_path(folder / "meta.json", self.folders) as tmp:
-            tmp.write_text(json.dumps({**meta, "tables": sorted(tables)}, ensure_ascii=False, default=str),
-                           encoding="utf-8")
-
     # ----- findings -----
     def write_findings(self, cycle: str, stage: str, items: Iterable[fd.Finding]) -> pd.DataFrame:
         """Write this stage's findings and rebuild `findings.parquet` from every stage's file, so rerunning a

@@ -33,8 +33,8 @@ from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, LIGHTS
 from .report import esc, light_chip, page, table
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, PLAN_ROLES, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        CellStyler, fit_row_height, output_fingerprint, safe_file_name, setup_print, sheet_title,
-                        short_name, template_specs, text_width, write_header_row, write_text)
+                        CellStyler, fit_row_height, gc_paused, output_fingerprint, safe_file_name, setup_print,
+                        sheet_title, short_name, template_specs, text_width, write_header_row, write_text)
 
 __all__ = [
     "CONSOLIDATED_NAME", "LIGHT_FILLS", "UNITS_DIR", "build_consolidated", "feedback_units", "improvements",
@@ -296,8 +296,9 @@ def write_consolidated(run: Run) -> Path:
         return final
     status = run.catalog.read(run.cycle, "task_status")
     progress = run.catalog.read(run.cycle, "progress")
-    wb = build_consolidated(run.plan, status, progress, run.cycle)
-    path = run.catalog.save_workbook(wb, final)
+    with gc_paused():
+        wb = build_consolidated(run.plan, status, progress, run.cycle)
+        path = run.catalog.save_workbook(wb, final)
     run.catalog.write_json(run.cycle, "consolidated", fingerprint)
     return path
 
@@ -573,7 +574,7 @@ def write_unit_pages(run: Run) -> list[Path]:
     # each unit's rows split off once: a page then filters small frames (the same rows `_mine` and
     # `unit_findings` would pick out of the whole tables)
     subs_by, status_by = _by_unit(submissions), _by_unit(status)
-    with atomic_dir(final, run.folders) as staging:
+    with atomic_dir(final, run.folders) as staging, gc_paused():
         for unit in feedback_units(run.plan):
             name = unit_page_name(unit)
             subs = subs_by.get(unit.id, submissions.iloc[0:0]) if subs_by is not None else submissions

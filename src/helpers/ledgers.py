@@ -324,25 +324,6 @@ def _task_no(raw: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def ledger_parts(led: WorkbookLedger) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """A workbook's reading as plain data (for the parsed-workbook cache): metadata and findings, and its tables."""
-    meta = {
-        "file": led.file, "sha256": led.sha256, "unit_id": led.unit_id, "unit_source": led.unit_source,
-        "report_date": led.report_date.isoformat() if led.report_date else None, "kinds": list(led.kinds),
-        "findings": [f.__dict__ for f in led.findings],
-    }
-    return meta, dict(led.tables)
-
-
-def ledger_from_parts(meta: dict[str, Any], tables: dict[str, pd.DataFrame]) -> WorkbookLedger:
-    """The inverse of `ledger_parts`."""
-    return WorkbookLedger(
-        file=meta["file"], sha256=meta["sha256"], unit_id=meta["unit_id"], unit_source=meta["unit_source"],
-        report_date=dt.date.fromisoformat(meta["report_date"]) if meta["report_date"] else None,
-        kinds=tuple(meta["kinds"]), tables=tables, findings=tuple(fd.Finding(**f) for f in meta["findings"]),
-    )
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # A whole cycle
 

@@ -15,11 +15,14 @@ Everything comes from the plan (lists, their `columns` role → header mapping, 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from copy import copy
 from functools import lru_cache
-import re
 import unicodedata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -45,10 +48,10 @@ from .tables import Column, SheetFormat
 from .identifiers import mask_ids_in_text
 
 __all__ = [
-    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "CellStyler", "TemplateSpec", "build_data_template",
-    "build_task_template", "build_template", "deadline_text", "fit_row_height", "open_for_next", "output_fingerprint",
-    "safe_file_name", "setup_print", "sheet_title", "short_name", "template_file_name", "template_specs",
-    "text_width", "write_header_row", "write_templates", "write_text",
+    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "CellStyler", "TemplateSpec",
+    "build_data_template", "build_task_template", "build_template", "deadline_text", "fit_row_height", "gc_paused",
+    "open_for_next", "output_fingerprint", "safe_file_name", "setup_print", "sheet_title", "short_name",
+    "template_file_name", "template_specs", "text_width", "write_header_row", "write_templates", "write_text",
 ]
 
 # Roles whose cells come from the plan and are locked; every other role of a list is filled by the unit.
@@ -621,12 +624,25 @@ def write_templates(run, next_cycle: str | None = None) -> list[Path]:
         return paths
     progress = run.catalog.read(run.cycle, "progress")
     status = run.catalog.read(run.cycle, "task_status")
-    with atomic_dir(final, run.folders) as staging:
+    with atomic_dir(final, run.folders) as staging, gc_paused():
         for spec, name in zip(specs, names):
             wb = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status)
             run.catalog.save_workbook(wb, staging / name)
     run.catalog.write_json(run.cycle, "templates", fingerprint)
     return paths
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while many small objects are made (openpyxl cells and styles): in a
+    kernel holding a cycle's tables each collection walks all of them. Switched on again on the way out."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @lru_cache(maxsize=1)
