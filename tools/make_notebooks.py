@@ -47,6 +47,8 @@ NOTEBOOK_CELLS = {
                       'submissions.pivot_table(index="kind", columns="received", values="unit", aggfunc="count", fill_value=0)'),
         new_code_cell('task_status.pivot_table(index="list", columns="light", values="unit", aggfunc="count", fill_value=0)'),
         new_code_cell('task_status.groupby(["unit", "light"]).size().unstack(fill_value=0).head(20)'),
+        new_code_cell("# 下期模板和汇总表只需要本阶段的结果：在后台进程中开始生成，04_report 等待其完成\n"
+                      "pipeline.start_outputs(run, pipeline.AFTER_RECONCILE);"),
     ],
     "03_indicators.ipynb": [
         new_markdown_cell("# 3 计算指标\n\n清洗信贷数据台账、无贷户名单和担保业务台账，按银行、银行类别、县区和全市计算"
@@ -63,6 +65,7 @@ NOTEBOOK_CELLS = {
                       "from helpers import pipeline, report\n\n"
                       "run = pipeline.open_run(cycle, plan, raw, processed, reports)\n"
                       "tables = pipeline.cycle_tables(run)\n"
+                      "outputs = pipeline.start_outputs(run)  # 汇总表、单位反馈页和下期模板：在后台进程中生成\n"
                       "display(HTML(report.title_block(run.plan, run.cycle, run.previous, run.note)),\n"
                       '        metadata={"taizhang_title": f"{run.plan.title} {run.cycle} 台账报告"})'),
         new_markdown_cell("## 一、总体情况"),
@@ -90,10 +93,9 @@ NOTEBOOK_CELLS = {
         new_code_cell("if \"guarantee\" in run.plan.ledgers:\n"
                       "    report.show_parts(report_indicators.guarantee_section(tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 附：汇总表、单位反馈页和下期模板"),
-        new_code_cell("from helpers import feedback, templates\n\n"
-                      "feedback.write_consolidated(run)\n"
-                      "feedback.write_unit_pages(run)\n"
-                      "templates.write_templates(run)\n"
+        new_code_cell("from helpers import feedback\n\n"
+                      "outputs.wait()\n"
+                      "pipeline.stop_workers()  # 本次运行不再需要后台进程\n"
                       "display(HTML(feedback.links_html(run)))"),
         new_markdown_cell("## 附录：数据质量问题"),
         new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"

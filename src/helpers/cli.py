@@ -48,7 +48,8 @@ def _kernel(name: str) -> Iterator[Any]:
     try:
         yield km
     finally:
-        km.shutdown_kernel(now=True)
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
 
 
 def _add_folder_options(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +72,12 @@ def _lean_imports() -> None:
 
 
 def run_cycle(args: argparse.Namespace) -> int:
+    # the kernel first: it starts up while papermill and the helpers are imported here
+    with _kernel(_kernel_name()) as km:
+        return _run_notebooks(args, km)
+
+
+def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
     _lean_imports()
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -94,21 +101,23 @@ def run_cycle(args: argparse.Namespace) -> int:
     params["cycle"] = run.cycle
     params["plan"] = str(run.plan.path)
     reports_dir = run.folders.cycle_reports(run.cycle)
-    kernel = _kernel_name()
     started = time.perf_counter()
     print(f"周期 {run.cycle}：计划《{run.plan.title}》，原始台账 {run.folders.cycle_raw(run.cycle)}")
     with restore_on_failure(run.folders.processed, run.folders), \
-            atomic_dir(reports_dir / "notebooks", run.folders) as staging, _kernel(kernel) as km:
+            atomic_dir(reports_dir / "notebooks", run.folders) as staging:
         for notebook in pipeline_notebooks():
             t0 = time.perf_counter()
             try:
                 papermill.execute_notebook(
-                    str(notebook), str(staging / notebook.name), parameters=params, kernel_name=kernel,
+                    str(notebook), str(staging / notebook.name), parameters=params, kernel_name=km.kernel_name,
                     cwd=str(NOTEBOOKS), progress_bar=False, log_output=False, km=km,
                 )
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.gettempdir()) / f"taizhang-failed-{notebook.name}"
                 (staging / notebook.name).replace(kept) if (staging / notebook.name).exists() else None
+                # the kernel ends first (with its worker processes, which may be writing), then the processed
+                # folder is restored
+                km.shutdown_kernel(now=False)
                 raise NotebookFailed(f"运行失败：笔记本 {notebook.name} 出错（{exc.ename}: {exc.evalue}）；"
                                      f"已执行部分保存在 {kept}；上次的报告和处理结果保持不变") from exc
             print(f"  {notebook.name} 完成（{time.perf_counter() - t0:.1f} 秒）")

@@ -111,8 +111,8 @@ def ingest(run: Run) -> pd.DataFrame:
     """Ingest every raw cycle of the year up to this one whose files changed since they were last ingested
     (so a user who skipped a cycle still gets year-to-date figures). Returns one row per cycle: what was done.
 
-    When there is much to read (a first run on a year of ledgers), the workbooks are read by `WORKERS` processes
-    while this one combines and writes each cycle in turn."""
+    When there is much to read (a first run on a year of ledgers), the workbooks are read by worker processes
+    (`submit`) while this one combines and writes each cycle in turn."""
     rows = []
     todo = []
     for cycle in run.catalog.year_cycles(run.cycle):
@@ -193,31 +193,14 @@ class _Readers:
 
     def __init__(self, run: Run, todo: list[tuple]):
         self.run = run
-        self.pool = None
         self.jobs: dict[str, list] = {}
         self.caches: dict[str, WorkbookCache] = {}
-        workers = int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1)
-        workers = min(workers, os.cpu_count() or 1)
-        plan_path = getattr(run.plan, "path", None)
-        if workers < 2 or plan_path is None or not todo:
-            return
-        work = sum(p.stat().st_size + 32 * 1024 for _, paths, *_ in todo for p in paths)
-        if work < PARALLEL_MIN_WORK:
-            return
         self.todo = todo
-        self.plan_path = str(plan_path)
-        self.workers = workers
+        work = sum(p.stat().st_size + 32 * 1024 for _, paths, *_ in todo for p in paths)
+        self.parallel = bool(todo) and work >= PARALLEL_MIN_WORK and can_use_workers(run)
 
     def __enter__(self) -> Self:
-        if not hasattr(self, "todo"):
-            return self
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: a fork of a Jupyter kernel would copy its threads' locks
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_worker_start, initargs=(self.plan_path,))
-        with _main_not_rerun():
+        if self.parallel:
             self._submit()
         return self
 
@@ -234,7 +217,7 @@ class _Readers:
                     continue
                 target = cache.folder / f"{key}.pickle"
                 self.run.folders.check_writable(target)
-                jobs.append(("read", key, self.pool.submit(_worker_read, str(p), str(cycle_dir), str(target))))
+                jobs.append(("read", key, submit(self.run, _worker_read, str(p), str(cycle_dir), str(target))))
             self.jobs[cycle] = jobs
 
     def has(self, cycle: str) -> bool:
@@ -257,8 +240,78 @@ class _Readers:
         return read
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        # after a failure: the remaining reads are not needed, and those under way finish before the caller goes
+        # on (they write into the processed folder, which a failed run restores)
+        from concurrent.futures import wait
+
+        running = [job[2] for jobs in self.jobs.values() for job in jobs if job[0] == "read" and not job[2].cancel()]
+        wait(running)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Worker processes, shared by the stages
+
+_POOL = None       # concurrent.futures.ProcessPoolExecutor, started on first use
+
+
+def worker_count() -> int:
+    """Worker processes allowed: WORKERS, or TAIZHANG_WORKERS (1: everything in this process), at most the CPUs."""
+    return max(1, min(int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1), os.cpu_count() or 1))
+
+
+def can_use_workers(run: Run) -> bool:
+    """Workers load the plan from its file, so a plan built in memory stays in this process."""
+    return worker_count() >= 2 and getattr(run.plan, "path", None) is not None
+
+
+def submit(run: Run, fn, *args):
+    """`fn(*args)` in a worker process, given the run's plan (`_worker_plan`). The processes are started on first
+    use and kept for the stages that follow (each start costs about a second of imports), until `stop_workers`.
+    spawn, not fork: a fork of a Jupyter kernel would copy its threads' locks."""
+    global _POOL
+    if _POOL is None or getattr(_POOL, "_broken", False):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOL = ProcessPoolExecutor(worker_count(), mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_watch_parent, initargs=(os.getpid(),))
+    with _main_not_rerun():      # processes are started as tasks are submitted
+        return _POOL.submit(_in_worker, str(run.plan.path), fn, args)
+
+
+def stop_workers() -> None:
+    """End the worker processes (they hold memory from their last tasks); the next `submit` starts new ones."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: end this process when its parent is gone (a kernel that was killed cannot shut its workers
+    down, and an idle worker would otherwise wait for tasks forever)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="taizhang-parent-watch", daemon=True).start()
+
+
+_WORKER_PLANS: dict[str, tuple[tuple[int, int], Plan]] = {}
+
+
+def _in_worker(plan_path: str, fn, args: tuple):
+    global _WORKER_PLAN
+    stat = os.stat(plan_path)
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    known = _WORKER_PLANS.get(plan_path)
+    if known is None or known[0] != stamp:
+        known = _WORKER_PLANS[plan_path] = (stamp, load_plan(plan_path))
+    _WORKER_PLAN = known[1]
+    return fn(*args)
 
 
 @contextmanager
@@ -274,12 +327,7 @@ def _main_not_rerun() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-_WORKER_PLAN: Plan | None = None
-
-
-def _worker_start(plan_path: str) -> None:
-    global _WORKER_PLAN
-    _WORKER_PLAN = load_plan(plan_path)
+_WORKER_PLAN: Plan | None = None   # in a worker: the plan of the task being run
 
 
 def _worker_read(path: str, root: str, cache_file: str) -> tuple[ledgers.WorkbookLedger, bool]:
@@ -467,8 +515,7 @@ PARALLEL_MIN_LOAN_BYTES = 4 * 2**20   # loans_raw Parquet bytes to clean before 
 
 
 def _parallel_indicators(run: Run, cycles: list[str]) -> bool:
-    workers = min(int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1), os.cpu_count() or 1)
-    if workers < 2 or len(cycles) < 3 or getattr(run.plan, "path", None) is None:
+    if len(cycles) < 3 or not can_use_workers(run):
         return False
     if not ({"lending", "noloan"} & set(run.plan.ledgers)):
         return False
@@ -478,21 +525,14 @@ def _parallel_indicators(run: Run, cycles: list[str]) -> bool:
 
 def _indicators_in_workers(run: Run, cycles: list[str]) -> tuple[dict[str, list[fd.Finding]], dict[str, tuple]]:
     """Clean every cycle, then compute each cycle's lending figures (`lending.cycle_figures`) but the last's, in
-    worker processes, the longest (latest) first. The last cycle, the largest, is left to this process once the
-    workers are gone, so that no two processes hold the whole year's loans at once."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    workers = min(int(os.environ.get("TAIZHANG_WORKERS", WORKERS) or 1), os.cpu_count() or 1)
+    worker processes, the longest (latest) first. The last cycle, the largest, is left to this process after
+    the workers are done (each worker lets go of a cycle's tables once its figures are computed), so that no two
+    processes hold the whole year's loans at once."""
     folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_start, initargs=(str(run.plan.path),))
-    with pool:
-        with _main_not_rerun():      # the workers start with the first tasks
-            cleaning = {c: pool.submit(_worker_clean, folders, c) for c in reversed(cycles)}
-        cleaned = {c: future.result() for c, future in cleaning.items()}
-        figuring = {c: pool.submit(_worker_figures, folders, c) for c in reversed(cycles[:-1])}
-        figures = {c: future.result() for c, future in figuring.items()}
+    cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}
+    cleaned = {c: future.result() for c, future in cleaning.items()}
+    figuring = {c: submit(run, _worker_figures, folders, c) for c in reversed(cycles[:-1])}
+    figures = {c: future.result() for c, future in figuring.items()}
     return cleaned, figures
 
 
@@ -506,12 +546,9 @@ def _worker_clean(folders: tuple[str, str, str], cycle: str) -> list[fd.Finding]
     return _clean_cycle(_worker_run(folders, cycle), cycle)
 
 
-_WORKER_FRAMES: dict = {}
-
-
 def _worker_figures(folders: tuple[str, str, str], cycle: str) -> tuple:
     run = _worker_run(folders, cycle)
-    year = {name: _load_year(run, name, cycle, _WORKER_FRAMES, lending.INPUT_COLUMNS.get(name))
+    year = {name: _load_year(run, name, cycle, {}, lending.INPUT_COLUMNS.get(name))
             for name in ("bank_summary", "loans", "applications", "noloan_list")}
     rows, found = lending.cycle_figures(run.plan, dt.date.fromisoformat(cycle), year["bank_summary"], year["loans"],
                                         year["applications"], year["noloan_list"])
@@ -593,6 +630,72 @@ def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo:
     indicators = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
     cat.write(cycle, "indicators", indicators)
     cat.write_findings(cycle, "indicators", out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The files shared besides the report: consolidated.xlsx, the unit pages, next cycle's templates
+
+OUTPUTS = ("templates", "unit_pages", "consolidated")   # the longest first
+AFTER_RECONCILE = ("templates", "consolidated")          # built from `progress` and `task_status` alone
+_OUTPUT_JOBS: dict[tuple[str, str, str], object] = {}    # (processed folder, cycle, output) → its job, this process
+
+
+class Outputs:
+    """Files besides the report being written by worker processes (`start_outputs`); `wait` returns when they
+    are all written and raises what a worker raised. With one worker allowed (TAIZHANG_WORKERS=1) or a plan
+    without a file, `wait` writes them here, one after the other."""
+
+    def __init__(self, run: Run, which: tuple[str, ...]):
+        self.run = run
+        self.which = which
+        self.jobs: list | None = None
+        self.earlier: list[tuple[str, object]] = []   # jobs an earlier notebook started, still under way
+        if not can_use_workers(run):
+            return
+        folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
+        self.jobs = []
+        for what in which:
+            key = (str(run.folders.processed), run.cycle, what)
+            job = _OUTPUT_JOBS.get(key)
+            if job is not None and not job.done():   # never two writers of one folder at once
+                self.earlier.append((what, job))
+                continue
+            job = _OUTPUT_JOBS[key] = submit(run, _worker_output, folders, run.cycle, what)
+            self.jobs.append(job)
+
+    def wait(self) -> None:
+        """Block until the files are written."""
+        if self.jobs is None:
+            for what in self.which:
+                write_output(self.run, what)
+            return
+        for job in self.jobs:
+            job.result()
+        for what, job in self.earlier:
+            job.result()
+            write_output(self.run, what)   # kept as it is when nothing changed since that job started
+
+
+def start_outputs(run: Run, which: tuple[str, ...] = OUTPUTS) -> Outputs:
+    """Start writing, in worker processes, consolidated.xlsx, the unit pages and next cycle's templates (each
+    kept as it is when its inputs did not change); call `wait()` on the result before linking them. 02_reconcile
+    starts those that need only its tables (`AFTER_RECONCILE`), so they are written while 03_indicators runs."""
+    missing = [name for name in ("submissions", "task_status") if not run.catalog.exists(run.cycle, name)]
+    if missing:
+        raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 {'、'.join(missing)}），请先运行 02_reconcile")
+    return Outputs(run, which)
+
+
+def write_output(run: Run, what: str) -> None:
+    from . import feedback, templates
+
+    writers = {"consolidated": feedback.write_consolidated, "unit_pages": feedback.write_unit_pages,
+               "templates": templates.write_templates}
+    writers[what](run)
+
+
+def _worker_output(folders: tuple[str, str, str], cycle: str, what: str) -> None:
+    write_output(_worker_run(folders, cycle), what)
 
 
 # ---------------------------------------------------------------------------------------------------------------
