@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,15 +42,66 @@ def _kernel_name() -> str:
 def _kernel(name: str) -> Iterator[Any]:
     """One kernel for all the cycle's notebooks: start-up and imports are paid once, not once per notebook.
     Each notebook still sets every name it uses from its own parameters cell."""
-    from jupyter_client.manager import KernelManager
-
-    km = KernelManager(kernel_name=name)
+    km = _one_client_kernel_manager()(kernel_name=name)
     km.start_kernel(cwd=str(NOTEBOOKS))
+    km.warm_up()
     try:
         yield km
     finally:
+        km.client().stop_channels()
         if km.has_kernel:
             km.shutdown_kernel(now=True)
+
+
+def _one_client_kernel_manager() -> type:
+    """A KernelManager whose `client()` is always the same connected client. Papermill asks for a new client for
+    each notebook, and a new client waits about 0.2 s for the kernel's output channel to reach it; nbclient keeps
+    to the replies and outputs of its own requests, so sharing one client between notebooks run one after the
+    other is safe. The client starts by having the kernel import the helpers (`warm_up`), while this process
+    is still importing papermill."""
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.manager import KernelManager
+
+    class OnceStartedClient(BlockingKernelClient):
+        def start_channels(self, *args: Any, **kwargs: Any) -> None:
+            if not self.channels_running:
+                super().start_channels(*args, **kwargs)
+
+    class OneClientKernelManager(KernelManager):
+        def client(self, **kwargs: Any) -> Any:
+            warming = self.__dict__.pop("_taizhang_warming", None)
+            if warming is not None:
+                warming.join()       # zmq sockets are not shared between threads
+            shared = self.__dict__.get("_taizhang_client")
+            if shared is None:
+                self.client_factory = OnceStartedClient
+                shared = self.__dict__["_taizhang_client"] = super().client(**kwargs)
+                shared.start_channels()
+            return shared
+
+        def warm_up(self) -> None:
+            client = self.client()
+            thread = threading.Thread(target=_warm_up, args=(client,), daemon=True)
+            self.__dict__["_taizhang_warming"] = thread
+            thread.start()
+
+    return OneClientKernelManager
+
+
+def _import_quietly(module: str) -> None:
+    try:
+        __import__(module)
+    except Exception:   # noqa: BLE001 - imported again, with its error, where it is used
+        pass
+
+
+def _warm_up(client: Any) -> None:
+    """Have the kernel import the helpers as soon as it is up. Nothing depends on it: a failure changes nothing."""
+    try:
+        client.wait_for_ready(timeout=60)
+        client.execute("import helpers.pipeline", silent=True, store_history=False)
+    except Exception:   # noqa: BLE001 - only a head start
+        pass
 
 
 def _add_folder_options(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +152,8 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
         return 2
     params["cycle"] = run.cycle
     params["plan"] = str(run.plan.path)
+    # nbconvert (for report.html) is imported while the kernel runs the notebooks and this process waits
+    threading.Thread(target=_import_quietly, args=("nbconvert.exporters",), daemon=True).start()
     reports_dir = run.folders.cycle_reports(run.cycle)
     started = time.perf_counter()
     print(f"周期 {run.cycle}：计划《{run.plan.title}》，原始台账 {run.folders.cycle_raw(run.cycle)}")
@@ -108,9 +162,12 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
         for notebook in pipeline_notebooks():
             t0 = time.perf_counter()
             try:
+                # saved once at the end (or on the error), not after every cell: each save serialises and
+                # validates the whole notebook, charts included
                 papermill.execute_notebook(
                     str(notebook), str(staging / notebook.name), parameters=params, kernel_name=km.kernel_name,
                     cwd=str(NOTEBOOKS), progress_bar=False, log_output=False, km=km,
+                    request_save_on_cell_execute=False,
                 )
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.gettempdir()) / f"taizhang-failed-{notebook.name}"

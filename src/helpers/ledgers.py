@@ -119,7 +119,8 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
                 out.append(fd.info("sheet_not_recognised", "工作表不是可识别的台账格式，未读取", file=workbook.name,
                                    sheet=sheet.name))
             continue
-        tables.append((fmt, read_table(sheet, fmt, file=workbook.name, header=header, frame=fmt.kind != "task")))
+        # column lists only: the frame is built once below, with the workbook's columns added
+        tables.append((fmt, read_table(sheet, fmt, file=workbook.name, header=header, frame=False)))
     if not tables:
         # an empty workbook has its own finding (sources: empty_workbook); "not recognised" would only repeat it
         if any(s.rows for s in workbook.sheets) and not any(f.severity == "error" for f in workbook.findings):
@@ -164,10 +165,9 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
             frame = _progress_frame(rows, task_nos, table.values["_row"], report_date)
             frames.setdefault("progress", []).append(frame)
             continue
-        name = TABLE_NAMES[fmt.name]
-        frame = table.frame.assign(file=workbook.name, sheet=table.sheet).rename(columns={"_row": "row"})
-        frame = frame.assign(unit_id=unit.id if unit else None)
-        frames.setdefault(name, []).append(frame.assign(report_date=report_date))
+        frames.setdefault(TABLE_NAMES[fmt.name], []).append(
+            _table_frame(table.values, file=workbook.name, sheet=table.sheet, unit_id=unit.id if unit else None,
+                         report_date=report_date))
     kinds = tuple(dict.fromkeys(fmt.kind for fmt, _ in tables))
     return WorkbookLedger(
         file=workbook.name,
@@ -181,6 +181,16 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
     )
 
 
+def _table_frame(values: Mapping[str, list], **constants: Any) -> pd.DataFrame:
+    """A read table's column lists (`_row` first, renamed `row`) and the workbook's `constants` as one frame,
+    built once (adding columns to a frame one by one costs more than a small sheet's rows)."""
+    n = len(values["_row"])
+    columns = {("row" if k == "_row" else k): v for k, v in values.items()}
+    if not n:   # no rows: the column types an empty sheet always had
+        return pd.DataFrame.from_records([], columns=list(columns)).assign(**constants)
+    return pd.DataFrame({**columns, **{k: [v] * n for k, v in constants.items()}})
+
+
 def _with_unit(items: Iterable[fd.Finding], unit: Unit | None) -> list[fd.Finding]:
     if unit is None:
         return list(items)
@@ -192,7 +202,7 @@ def _single_row_unit(plan: Plan, tables: list[tuple[SheetFormat, Table]]) -> Uni
     for fmt, table in tables:
         if fmt in (BANK_SUMMARY, GUARANTEE_SUMMARY):
             column = fmt.columns[0].role
-            names = table.frame[column].dropna().unique() if column in table.frame else []
+            names = list(dict.fromkeys(v for v in table.values.get(column, ()) if v is not None))
             if len(names) == 1:
                 return plan.find_unit(str(names[0])) or plan.find_unit_in(str(names[0]))
     return None
@@ -223,12 +233,20 @@ def _progress_frame(rows: list[tuple], task_nos: list, excel_rows: list, report_
                     ) -> pd.DataFrame:
     """PROGRESS_COLUMNS (report_date only when given) from `_match_rows`' rows."""
     columns = [c for c in PROGRESS_COLUMNS if c not in ("report_date", "row", "task_no")]
-    result = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-    result.insert(2, "row", pd.array(excel_rows, dtype="Int64"))
-    result.insert(5, "task_no", pd.array(task_nos, dtype="Int64"))
+    if not rows:
+        result = pd.DataFrame(columns=columns)
+        result.insert(2, "row", pd.array(excel_rows, dtype="Int64"))
+        result.insert(5, "task_no", pd.array(task_nos, dtype="Int64"))
+        if report_date is not _NO_DATE:
+            result["report_date"] = report_date
+        return result
+    data: dict[str, Any] = dict(zip(columns, map(list, zip(*rows))))
+    data["row"] = pd.array(excel_rows, dtype="Int64")
+    data["task_no"] = pd.array(task_nos, dtype="Int64")
     if report_date is not _NO_DATE:
-        result["report_date"] = report_date
-    return result
+        data["report_date"] = [report_date] * len(rows)
+    # built once from columns, in PROGRESS_COLUMNS order (inserting columns one by one costs more than the rows)
+    return pd.DataFrame({c: data[c] for c in PROGRESS_COLUMNS if c in data})
 
 
 def _match_rows(values: Mapping[str, list], list_name: str, plan: Plan, unit: Unit | None, file: str, sheet: str

@@ -134,6 +134,7 @@ def ingest(run: Run) -> pd.DataFrame:
         for cycle, paths, listing_findings, digests, fingerprint in todo:
             ingest_cycle(run, cycle, paths, listing_findings, digests, readers=readers)
             run.catalog.write_json(cycle, "ingest", fingerprint)
+    _give_back_memory()
     return pd.DataFrame(rows, columns=["cycle", "files", "action"])
 
 
@@ -311,7 +312,21 @@ def _in_worker(plan_path: str, fn, args: tuple):
     if known is None or known[0] != stamp:
         known = _WORKER_PLANS[plan_path] = (stamp, load_plan(plan_path))
     _WORKER_PLAN = known[1]
-    return fn(*args)
+    try:
+        return fn(*args)
+    finally:
+        _give_back_memory()
+
+
+def _give_back_memory() -> None:
+    """Return freed heap to the system (glibc keeps it otherwise), so that an idle worker does not hold on to the
+    memory of the largest workbook it read, nor the kernel to that of a stage it finished."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass     # not glibc: nothing to do
 
 
 @contextmanager
@@ -526,13 +541,13 @@ def _parallel_indicators(run: Run, cycles: list[str]) -> bool:
 def _indicators_in_workers(run: Run, cycles: list[str]) -> tuple[dict[str, list[fd.Finding]], dict[str, tuple]]:
     """Clean every cycle, then compute each cycle's lending figures (`lending.cycle_figures`) but the last's, in
     worker processes, the longest (latest) first. The last cycle, the largest, is left to this process after
-    the workers are done (each worker lets go of a cycle's tables once its figures are computed), so that no two
-    processes hold the whole year's loans at once."""
+    the workers have ended, so that no two processes hold the whole year's loans at once."""
     folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
     cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}
     cleaned = {c: future.result() for c, future in cleaning.items()}
     figuring = {c: submit(run, _worker_figures, folders, c) for c in reversed(cycles[:-1])}
     figures = {c: future.result() for c, future in figuring.items()}
+    stop_workers()   # they keep the memory of the year's loans they held; this process now holds them too
     return cleaned, figures
 
 

@@ -270,13 +270,29 @@ def name_key(text: str) -> str:
 # Loading and validation
 
 
+_LOADED: dict[tuple[str, str], Plan] = {}   # (path, file text) → the plan built from it, in this process
+
+
 def load_plan(path: str | Path) -> Plan:
-    """Read and validate a plan file; raise PlanError listing every problem with its place."""
+    """Read and validate a plan file; raise PlanError listing every problem with its place. A file read before
+    in this process, unchanged, gives the same (immutable) Plan: each notebook of a run opens the plan again,
+    and parsing and checking it costs more than a tenth of a second."""
     path = Path(path)
     try:
-        raw = read_plan_yaml(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise PlanError(path, [("文件", f"找不到计划文件 {path}")]) from exc
+    key = (str(path), text)
+    if key not in _LOADED:
+        if len(_LOADED) >= 8:
+            _LOADED.clear()
+        _LOADED[key] = _build_plan(path, text)
+    return _LOADED[key]
+
+
+def _build_plan(path: Path, text: str) -> Plan:
+    try:
+        raw = read_plan_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "文件"

@@ -187,12 +187,18 @@ def lights_chart(status: pd.DataFrame, plan: Plan):
 
 
 def show(fig) -> None:
-    """Display a figure once in a notebook and free it (the inline backend would otherwise show it twice)."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    """Display a figure once in a notebook, as PNG, and free it (the inline backend would otherwise show it
+    twice). Saved as laid out by the chart (`tight_layout`), not cropped again: the inline backend's
+    bbox_inches="tight" draws every figure twice. No software tag, so the same chart gives the same bytes."""
+    import io
 
-    display(fig)
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="png"))
 
 
 def show_parts(parts: Iterable[Any]) -> None:
