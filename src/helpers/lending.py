@@ -53,6 +53,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from . import findings as fd
@@ -279,8 +280,11 @@ def _per_value(series: pd.Series, fn) -> list:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         table = [fn(u) for u in uniques.tolist()]
         if (codes < 0).any():
-            table.append(fn(series[codes < 0].iloc[0]))
-        return [table[c] for c in codes.tolist()]
+            table.append(fn(series[codes < 0].iloc[0]))   # code -1, the last entry
+        lookup = np.empty(max(len(table), 1), dtype=object)
+        for i, result in enumerate(table):                 # one by one: a tuple result stays one object
+            lookup[i] = result
+        return lookup[codes].tolist()
     memo: dict = {}
     out = []
     append = out.append
@@ -732,9 +736,10 @@ def _upto(frame: pd.DataFrame | None, cycle: dt.date, columns: Iterable[str], on
     current = cycle.isoformat()
     if "cycle" not in frame.columns:
         return frame.assign(cycle=current)
-    texts = pd.Series(_per_value(frame["cycle"], _cycle_text), index=frame.index, dtype="object")
-    keep = pd.Series(_per_value(texts, lambda c: c is not None and c <= current and c[:4] == current[:4]),
-                     index=frame.index, dtype="bool")
+    listed = _per_value(frame["cycle"], _cycle_text)
+    texts = pd.Series(listed, index=frame.index, dtype="object")
+    kept = {c: c is not None and c <= current and c[:4] == current[:4] for c in set(listed)}
+    keep = pd.Series([kept[c] for c in listed], index=frame.index, dtype="bool")
     if keep.all():      # the usual case (the year so far): no rows to drop, nothing to copy
         return frame.assign(cycle=texts).reset_index(drop=True)
     return frame.assign(cycle=texts)[keep].reset_index(drop=True)
@@ -770,8 +775,10 @@ def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date) -> pd.DataFrame:
     has_key = loans["borrower_key"].notna()
     # each borrower's first cycle with any loan (ISO texts sort as dates; compared as sorted codes)
     cycle_codes, cycle_names = pd.factorize(loans["cycle"], sort=True)
-    first_code = pd.Series(cycle_codes[has_key.to_numpy()], index=loans.loc[has_key, "borrower_key"].to_numpy()) \
-        .groupby(level=0, sort=False).min()
+    key_codes, key_names = pd.factorize(loans.loc[has_key, "borrower_key"])
+    first = np.full(len(key_names), len(cycle_names), dtype=np.int64)
+    np.minimum.at(first, key_codes, cycle_codes[has_key.to_numpy()])
+    first_code = pd.Series(first, index=np.asarray(key_names, dtype=object))
     claims = loans[flagged & has_key].copy()
     names = cycle_names.tolist()
     claims["earliest_cycle"] = [names[c] for c in first_code.reindex(claims["borrower_key"].to_numpy()).tolist()]
@@ -1161,7 +1168,7 @@ def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | Non
     loans = _upto(loans_year, cycle, _LOAN_COLUMNS, only=True)
     noloan = _upto(noloan_year, cycle, ["county_unit_id", "entity_key"], only=True)
 
-    banks = set(summary_now["bank_id"]) | set(loans["bank_id"].dropna())
+    banks = set(summary_now["bank_id"]) | set(loans["bank_id"].dropna().unique())
     rows = _stock_rows(plan, summary_now)
     first_per_bank: dict[str, int] = {}
     if len(loans):   # without any 贷款明细 this year there is nothing to count, not zero households
