@@ -95,11 +95,20 @@ def _import_quietly(module: str) -> None:
         pass
 
 
+# What every run does first or needs later, done while the kernel would otherwise wait for this process: the
+# helpers imported, the worker processes started (they import the helpers too), the chart font registered.
+WARM_UP = """
+import helpers.feedback, helpers.pipeline, helpers.report
+helpers.pipeline.start_workers()
+helpers.report.setup_fonts()
+"""
+
+
 def _warm_up(client: Any) -> None:
-    """Have the kernel import the helpers as soon as it is up. Nothing depends on it: a failure changes nothing."""
+    """Have the kernel run `WARM_UP` as soon as it is up. Nothing depends on it: a failure changes nothing."""
     try:
         client.wait_for_ready(timeout=60)
-        client.execute("import helpers.pipeline", silent=True, store_history=False)
+        client.execute(WARM_UP, silent=True, store_history=False)
     except Exception:   # noqa: BLE001 - only a head start
         pass
 

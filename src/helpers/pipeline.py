@@ -267,8 +267,21 @@ def can_use_workers(run: Run) -> bool:
 
 def submit(run: Run, fn, *args):
     """`fn(*args)` in a worker process, given the run's plan (`_worker_plan`). The processes are started on first
-    use and kept for the stages that follow (each start costs about a second of imports), until `stop_workers`.
-    spawn, not fork: a fork of a Jupyter kernel would copy its threads' locks."""
+    use (or by `start_workers`) and kept for the stages that follow (each start costs about a second of
+    imports), until `stop_workers`."""
+    return _submit(_in_worker, str(run.plan.path), fn, args)
+
+
+def start_workers() -> None:
+    """Start the worker processes now, so that the first stage needing them finds them ready (`taizhang run` has
+    the kernel do this while it is otherwise waiting). Nothing when only one process is allowed."""
+    if worker_count() >= 2:
+        for _ in range(worker_count()):    # each task submitted to a busy pool starts one more process
+            _submit(_import_helpers)
+
+
+def _submit(fn, *args):
+    """spawn, not fork: a fork of a Jupyter kernel would copy its threads' locks."""
     global _POOL
     if _POOL is None or getattr(_POOL, "_broken", False):
         import multiprocessing
@@ -277,7 +290,12 @@ def submit(run: Run, fn, *args):
         _POOL = ProcessPoolExecutor(worker_count(), mp_context=multiprocessing.get_context("spawn"),
                                     initializer=_watch_parent, initargs=(os.getpid(),))
     with _main_not_rerun():      # processes are started as tasks are submitted
-        return _POOL.submit(_in_worker, str(run.plan.path), fn, args)
+        return _POOL.submit(fn, *args)
+
+
+def _import_helpers() -> None:
+    """In a worker: what its tasks use (importing `pipeline` for this function imported most of it already)."""
+    from . import feedback, templates  # noqa: F401
 
 
 def stop_workers() -> None:
