@@ -308,8 +308,12 @@ def stop_workers() -> None:
 
 def _watch_parent(parent: int) -> None:
     """In a worker: end this process when its parent is gone (a kernel that was killed cannot shut its workers
-    down, and an idle worker would otherwise wait for tasks forever)."""
+    down, and an idle worker would otherwise wait for tasks forever). Ctrl-C and a kernel's interrupt reach the
+    whole process group: the parent decides what becomes of its workers, so they ignore it."""
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
