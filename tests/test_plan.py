@@ -125,3 +125,17 @@ def test_tiny_plan_responsibilities(tiny_plan):
     assert list(first["unit_id"]) == ["finance_office", "icbc", "rcb"]
     assert list(first["role"]) == ["牵头", "责任", "责任"]
     assert {u.id for u in tiny_plan.expected_units("task")} == {"finance_office", "finance_bureau", "icbc", "rcb"}
+
+
+def test_plan_file_is_parsed_once_while_it_is_unchanged(tiny_plan_path: Path):
+    """Every notebook of a run opens the plan again: the same text gives the same (immutable) plan object, an
+    edited file is read anew, and a file that no longer validates is still refused."""
+    first = load_plan(tiny_plan_path)
+    assert load_plan(tiny_plan_path) is first
+    tiny_plan_path.write_text(tiny_plan_path.read_text(encoding="utf-8").replace(
+        first.title, first.title + "（修订）"), encoding="utf-8")
+    edited = load_plan(tiny_plan_path)
+    assert edited is not first and edited.title == first.title + "（修订）"
+    tiny_plan_path.write_text("lists: [", encoding="utf-8")
+    with pytest.raises(PlanError):
+        load_plan(tiny_plan_path)

@@ -299,10 +299,11 @@ def _import_helpers() -> None:
 
 
 def stop_workers() -> None:
-    """End the worker processes (they hold memory from their last tasks); the next `submit` starts new ones."""
+    """End the worker processes once the tasks given to them are done (they hold memory from their last tasks);
+    the next `submit` starts new ones."""
     global _POOL
     if _POOL is not None:
-        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL.shutdown(wait=True)
         _POOL = None
 
 
@@ -323,17 +324,9 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="taizhang-parent-watch", daemon=True).start()
 
 
-_WORKER_PLANS: dict[str, tuple[tuple[int, int], Plan]] = {}
-
-
 def _in_worker(plan_path: str, fn, args: tuple):
     global _WORKER_PLAN
-    stat = os.stat(plan_path)
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    known = _WORKER_PLANS.get(plan_path)
-    if known is None or known[0] != stamp:
-        known = _WORKER_PLANS[plan_path] = (stamp, load_plan(plan_path))
-    _WORKER_PLAN = known[1]
+    _WORKER_PLAN = load_plan(plan_path)    # parsed once per worker while the file stays the same
     try:
         return fn(*args)
     finally:
