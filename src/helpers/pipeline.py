@@ -233,7 +233,8 @@ class _Readers:
                 if ledger is None:
                     raise RuntimeError(f"缓存的工作簿读取结果丢失：{job[1]}")
             else:
-                ledger, kept = job[2].result()
+                data, kept = job[2].result()
+                ledger = pickle.loads(data)
                 if kept:
                     cache.used.add(job[1])
             read.append(ledger)
@@ -360,19 +361,20 @@ def _main_not_rerun() -> Iterator[None]:
 _WORKER_PLAN: Plan | None = None   # in a worker: the plan of the task being run
 
 
-def _worker_read(path: str, root: str, cache_file: str) -> tuple[ledgers.WorkbookLedger, bool]:
-    """Read one workbook in a worker; keep it at `cache_file` (checked by the caller) when that took a while."""
+def _worker_read(path: str, root: str, cache_file: str) -> tuple[bytes, bool]:
+    """Read one workbook in a worker; keep it at `cache_file` (checked by the caller) when that took a while.
+    Returns the pickled `WorkbookLedger`: pickled once, for the cache file and for the way back alike."""
     started = time.perf_counter()
     ledger = ledgers.read_ledger(sources.read_workbook(Path(path), root=Path(root)), _WORKER_PLAN)
     kept = time.perf_counter() - started >= CACHE_MIN_SECONDS
+    data = pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL)
     if kept:
         target = Path(cache_file)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as handle:
-            pickle.dump(ledger, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.write_bytes(data)
         os.replace(tmp, target)
-    return ledger, kept
+    return data, kept
 
 
 class WorkbookCache:
