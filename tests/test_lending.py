@@ -787,3 +787,28 @@ def test_end_to_end_messy_workbook(plan, tmp_path):
     assert growth["value"] == pytest.approx(0.2345) and pd.isna(growth["target"]) and growth["status"] is None
     # reply within 5 working days: applied 05-12, replied 05-13 → 1/1
     assert one(frame, "reply_within_5_workdays_rate", "bank", bank)["value"] == 1.0
+
+
+@pytest.mark.parametrize("dtype", ["str", "object"])
+def test_per_value_calls_once_per_distinct_value_and_keeps_rows_in_place(dtype):
+    """The helper behind the year-to-date figures: one call per distinct value (missing values share one), every
+    row gets its own value's result, in order, tuples stay whole."""
+    series = pd.Series(["甲", None, "乙", "甲", None, "丙", "乙"], dtype=dtype)
+    calls: list = []
+
+    def fn(value):
+        calls.append(value)
+        return ("无", 0) if value is None or value != value else (value, len(calls))
+
+    result = lending._per_value(series, fn)
+    assert [r[0] for r in result] == ["甲", "无", "乙", "甲", "无", "丙", "乙"]
+    assert all(isinstance(r, tuple) for r in result)
+    assert result[0] == result[3] and result[2] == result[6] and result[1] == result[4]
+    assert len(calls) == 4
+    assert lending._per_value(series.iloc[0:0], fn) == []
+
+
+def test_per_value_tells_values_of_another_type_apart():
+    """In an object column 1, 1.0 and True are different cells (a count typed as text, a flag): each its own call."""
+    series = pd.Series([1, 1.0, True, "1", 1], dtype="object")
+    assert lending._per_value(series, lambda v: type(v).__name__) == ["int", "float", "bool", "str", "int"]
