@@ -47,7 +47,7 @@ NOTEBOOK_CELLS = {
                       'submissions.pivot_table(index="kind", columns="received", values="unit", aggfunc="count", fill_value=0)'),
         new_code_cell('task_status.pivot_table(index="list", columns="light", values="unit", aggfunc="count", fill_value=0)'),
         new_code_cell('task_status.groupby(["unit", "light"]).size().unstack(fill_value=0).head(20)'),
-        new_code_cell("# 下期模板和汇总表只需要本阶段的结果：在后台进程中开始生成，04_report 等待其完成\n"
+        new_code_cell("# 下期模板只需要本阶段的结果：在后台进程中开始生成，04_report 等待其完成\n"
                       "pipeline.start_outputs(run, pipeline.AFTER_RECONCILE);"),
     ],
     "03_indicators.ipynb": [

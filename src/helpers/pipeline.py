@@ -668,7 +668,9 @@ def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo:
 # The files shared besides the report: consolidated.xlsx, the unit pages, next cycle's templates
 
 OUTPUTS = ("templates", "unit_pages", "consolidated")   # the longest first
-AFTER_RECONCILE = ("templates", "consolidated")          # built from `progress` and `task_status` alone
+# next cycle's templates need only `progress` and `task_status`; the files of this cycle's report folder are
+# left to the report notebook, so that a run failing before it leaves that folder as it was
+AFTER_RECONCILE = ("templates",)
 _OUTPUT_JOBS: dict[tuple[str, str, str], object] = {}    # (processed folder, cycle, output) → its job, this process
 
 
@@ -711,7 +713,7 @@ class Outputs:
 def start_outputs(run: Run, which: tuple[str, ...] = OUTPUTS) -> Outputs:
     """Start writing, in worker processes, consolidated.xlsx, the unit pages and next cycle's templates (each
     kept as it is when its inputs did not change); call `wait()` on the result before linking them. 02_reconcile
-    starts those that need only its tables (`AFTER_RECONCILE`), so they are written while 03_indicators runs."""
+    starts next cycle's templates (`AFTER_RECONCILE`), so they are written while 03_indicators runs."""
     missing = [name for name in ("submissions", "task_status") if not run.catalog.exists(run.cycle, name)]
     if missing:
         raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 {'、'.join(missing)}），请先运行 02_reconcile")
