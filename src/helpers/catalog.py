@@ -1,7 +1,8 @@
 """The processed tables and report files: where each lives, reading them back, and writing them atomically.
 
 Raw inputs are opened only by `sources`; everything the suite writes goes through here, into the processed
-and reports folders and nowhere else (`Folders.check_writable`).
+and reports folders and nowhere else (`Folders.check_writable`). pandas is imported where a table is read or
+written: checking a run's arguments (`runs`) needs none of it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable
 
 from . import findings as fd
 from .cycles import cycle_folders, parse_cycle, previous_cycle
 from .paths import Folders, atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FINDING_STAGES = ("ingest", "reconcile", "indicators")
 
@@ -34,6 +36,8 @@ class Catalog:
         return self.path(cycle, name).is_file()
 
     def read(self, cycle: str, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        import pandas as pd
+
         path = self.path(cycle, name)
         if not path.is_file():
             return None
@@ -73,6 +77,8 @@ class Catalog:
     def write_findings(self, cycle: str, stage: str, items: Iterable[fd.Finding]) -> pd.DataFrame:
         """Write this stage's findings and rebuild `findings.parquet` from every stage's file, so rerunning a
         stage replaces its findings instead of adding to them."""
+        import pandas as pd
+
         if stage not in FINDING_STAGES:
             raise ValueError(stage)
         self.write(cycle, f"findings_{stage}", fd.to_frame(items).assign(stage=stage))
@@ -98,6 +104,8 @@ class Catalog:
 
     def load_year(self, name: str, cycle: str, columns: list[str] | None = None) -> pd.DataFrame:
         """`name` from every processed cycle of the year up to `cycle`, with a `cycle` column, oldest first."""
+        import pandas as pd
+
         frames = []
         for c in self.year_cycles(cycle):
             frame = self.read(c, name, columns)

@@ -143,8 +143,7 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .pipeline import RunError, open_run
-    from .report import render_report
+    from .runs import RunError, open_run
 
     params = {
         "cycle": args.cycle or "",
@@ -161,14 +160,18 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
         return 2
     params["cycle"] = run.cycle
     params["plan"] = str(run.plan.path)
-    # nbconvert (for report.html) is imported while the kernel runs the notebooks and this process waits
+    # nbconvert (for report.html) is imported while the kernel runs the notebooks and this process waits; the
+    # helpers' report module (pandas) only with the last notebook, after the stages that need the most memory
     threading.Thread(target=_import_quietly, args=("nbconvert.exporters",), daemon=True).start()
     reports_dir = run.folders.cycle_reports(run.cycle)
     started = time.perf_counter()
     print(f"周期 {run.cycle}：计划《{run.plan.title}》，原始台账 {run.folders.cycle_raw(run.cycle)}")
     with restore_on_failure(run.folders.processed, run.folders), \
             atomic_dir(reports_dir / "notebooks", run.folders) as staging:
-        for notebook in pipeline_notebooks():
+        notebooks = pipeline_notebooks()
+        for notebook in notebooks:
+            if notebook == notebooks[-1]:
+                threading.Thread(target=_import_quietly, args=("helpers.report",), daemon=True).start()
             t0 = time.perf_counter()
             try:
                 # saved once at the end (or on the error), not after every cell: each save serialises and
@@ -187,7 +190,9 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
                 raise NotebookFailed(f"运行失败：笔记本 {notebook.name} 出错（{exc.ename}: {exc.evalue}）；"
                                      f"已执行部分保存在 {kept}；上次的报告和处理结果保持不变") from exc
             print(f"  {notebook.name} 完成（{time.perf_counter() - t0:.1f} 秒）")
-        report_nb = staging / pipeline_notebooks()[-1].name
+        from .report import render_report
+
+        report_nb = staging / notebooks[-1].name
         with atomic_path(reports_dir / "report.html", run.folders) as tmp:
             tmp.write_text(render_report(report_nb), encoding="utf-8")
     print(f"报告：{reports_dir / 'report.html'}（共 {time.perf_counter() - started:.1f} 秒）")
@@ -195,7 +200,7 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
 
 
 def write_templates_cmd(args: argparse.Namespace) -> int:
-    from .pipeline import RunError
+    from .runs import RunError
     from .templates import open_for_next, write_templates
 
     try:

@@ -7,9 +7,10 @@ A finding never stops a cycle. Stages return findings beside their frames; the p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -48,6 +49,8 @@ def info(code: str, message: str, **place) -> Finding:
 
 def to_frame(findings: Iterable[Finding]) -> pd.DataFrame:
     """Findings as a frame with `FINDING_COLUMNS`, sorted for a stable, readable order."""
+    import pandas as pd   # here, not above: checking a run's arguments needs no pandas (`runs`)
+
     # attribute by attribute: dataclasses.asdict deep-copies each finding, which costs more than the frame
     rows = [(f.severity, f.code, f.file, f.sheet, f.row, f.column, f.unit, f.message) for f in findings]
     frame = pd.DataFrame(rows, columns=FINDING_COLUMNS)

@@ -26,77 +26,11 @@ import pyarrow.parquet as pq
 from . import findings as fd
 from . import guarantee, ledgers, lending, reconcile, sources
 from .catalog import Catalog
-from .cycles import CycleError, parse_cycle
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, atomic_path, resolve_plan
-from .plan import Plan, PlanError, load_plan
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, atomic_path
+from .plan import Plan, load_plan
+from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F401 - the notebooks' entry points
 
 INGEST_VERSION = 1   # bump when ingest output changes, so cached cycles are read again
-DEMO_RAW = Path("data/demo/raw")
-DEMO_PROCESSED = Path("data/demo/processed")
-
-
-class RunError(RuntimeError):
-    """The cycle cannot run at all; the message is one Chinese line for the analyst."""
-
-
-@dataclass(frozen=True)
-class Run:
-    plan: Plan
-    folders: Folders
-    cycle: str
-    catalog: Catalog
-    note: str | None = None   # e.g. that the demo data was used because data/raw holds no cycle
-
-    @property
-    def date(self) -> dt.date:
-        return dt.date.fromisoformat(self.cycle)
-
-    @property
-    def previous(self) -> str:
-        return self.catalog.previous(self.cycle)
-
-
-def _repo_path(path: str | Path) -> Path:
-    """Relative paths are taken from the repository root, so notebooks behave the same from any folder."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO / path
-
-
-def open_run(
-    cycle: str | None = None,
-    plan: str | Path | None = None,
-    raw: str | Path = DEFAULT_RAW,
-    processed: str | Path = DEFAULT_PROCESSED,
-    reports: str | Path = DEFAULT_REPORTS,
-) -> Run:
-    """Validate the run's arguments: the plan file, the folders and the cycle (default: the latest cycle folder).
-
-    When the default raw folder holds no cycle, the demo folders are used instead and `Run.note` says so, so a
-    notebook opened on a fresh clone still runs top to bottom."""
-    try:
-        plan_obj = load_plan(resolve_plan(str(_repo_path(plan)) if plan else None))
-    except (PlanError, FileNotFoundError) as exc:
-        raise RunError(str(exc)) from exc
-    folders = Folders.of(_repo_path(raw), _repo_path(processed), _repo_path(reports))
-    catalog = Catalog(folders, plan_obj.report_days)
-    note = None
-    if not catalog.raw_cycles() and Path(raw) == DEFAULT_RAW and Path(processed) == DEFAULT_PROCESSED:
-        demo = Folders.of(_repo_path(DEMO_RAW), _repo_path(DEMO_PROCESSED), folders.reports)
-        if Catalog(demo, plan_obj.report_days).raw_cycles():
-            folders, catalog = demo, Catalog(demo, plan_obj.report_days)
-            note = f"{DEFAULT_RAW} 中还没有周期文件夹，以下使用演示数据（{DEMO_RAW}）"
-    if not cycle:
-        cycles = catalog.raw_cycles()
-        if not cycles:
-            raise RunError(f"原始数据目录 {folders.raw} 中没有周期文件夹（应为 YYYY-MM-DD，如 2022-06-25）")
-        cycle = cycles[-1]
-    try:
-        parse_cycle(cycle, plan_obj.report_days)
-    except CycleError as exc:
-        raise RunError(str(exc)) from exc
-    if not folders.cycle_raw(cycle).is_dir():
-        raise RunError(f"找不到周期文件夹 {folders.cycle_raw(cycle)}")
-    return Run(plan_obj, folders, cycle, catalog, note)
 
 
 # ---------------------------------------------------------------------------------------------------------------

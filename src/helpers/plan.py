@@ -13,12 +13,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
 import yaml
 
 from .deadlines import Milestone, milestones_as_dicts, parse_deadline
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UNIT_KINDS = ("regulator", "government", "bank", "guarantee", "county", "other")
 BANK_CATEGORIES = ("国有大型银行", "股份制银行", "城市商业银行", "地方法人银行")
@@ -198,6 +200,8 @@ class Plan:
                             "role_order": 0 if role == ROLE_LEAD else 1,
                         }
                     )
+        import pandas as pd   # here, not above: checking a run's arguments needs no pandas (`runs`)
+
         return pd.DataFrame(rows).astype({"task_no": "int64"})
 
     def expected_units(self, kind: str) -> tuple[Unit, ...]:
@@ -235,6 +239,8 @@ class Plan:
                         "units": "、".join(self.unit_name(u) for u in task.units),
                     }
                 )
+        import pandas as pd
+
         return pd.DataFrame(rows)
 
     def targets_for(self, indicator: str) -> list[dict[str, Any]]:
