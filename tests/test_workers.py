@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import REPO
-from tests.test_pipeline_e2e import small_cycle, taizhang  # noqa: F401 - the module's cycle, run once
+from tests.test_pipeline_e2e import small_cycle  # noqa: F401 - the module's cycle, run once
 
 pytestmark = pytest.mark.slow
 

@@ -62,6 +62,13 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
+def repo_path(path: str | Path) -> Path:
+    """Relative paths are taken from the repository root, so notebooks and commands behave the same from any
+    folder."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO / path
+
+
 def resolve_plan(plan: str | Path | None) -> Path:
     """The plan file: as given, or the default `data/plan/datong-2022.*` relative to the working folder or repo."""
     if plan:

@@ -98,7 +98,7 @@ def ingest_cycle(run: Run, cycle: str, paths: list[Path], listing_findings: list
 
 
 CACHE_MIN_SECONDS = 0.05    # workbooks read faster than this are read again rather than kept
-WORKERS = 2                 # processes reading workbooks when there is much to read (TAIZHANG_WORKERS overrides)
+WORKERS = 2                 # worker processes shared by the stages (TAIZHANG_WORKERS overrides; 1: none)
 PARALLEL_MIN_WORK = 8 * 2**20   # bytes to read (+ 32 KiB per file) before worker processes pay off
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .cycles import CycleError, parse_cycle
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, resolve_plan
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, Folders, repo_path, resolve_plan
 from .plan import Plan, PlanError, load_plan
 
 DEMO_RAW = Path("data/demo/raw")
@@ -40,12 +40,6 @@ class Run:
         return self.catalog.previous(self.cycle)
 
 
-def _repo_path(path: str | Path) -> Path:
-    """Relative paths are taken from the repository root, so notebooks behave the same from any folder."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO / path
-
-
 def open_run(
     cycle: str | None = None,
     plan: str | Path | None = None,
@@ -58,14 +52,14 @@ def open_run(
     When the default raw folder holds no cycle, the demo folders are used instead and `Run.note` says so, so a
     notebook opened on a fresh clone still runs top to bottom."""
     try:
-        plan_obj = load_plan(resolve_plan(str(_repo_path(plan)) if plan else None))
+        plan_obj = load_plan(resolve_plan(str(repo_path(plan)) if plan else None))
     except (PlanError, FileNotFoundError) as exc:
         raise RunError(str(exc)) from exc
-    folders = Folders.of(_repo_path(raw), _repo_path(processed), _repo_path(reports))
+    folders = Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
     catalog = Catalog(folders, plan_obj.report_days)
     note = None
     if not catalog.raw_cycles() and Path(raw) == DEFAULT_RAW and Path(processed) == DEFAULT_PROCESSED:
-        demo = Folders.of(_repo_path(DEMO_RAW), _repo_path(DEMO_PROCESSED), folders.reports)
+        demo = Folders.of(repo_path(DEMO_RAW), repo_path(DEMO_PROCESSED), folders.reports)
         if Catalog(demo, plan_obj.report_days).raw_cycles():
             folders, catalog = demo, Catalog(demo, plan_obj.report_days)
             note = f"{DEFAULT_RAW} 中还没有周期文件夹，以下使用演示数据（{DEMO_RAW}）"

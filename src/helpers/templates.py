@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from copy import copy
-from functools import lru_cache
 import unicodedata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -40,8 +39,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .catalog import Catalog
 from .cycles import CycleError, next_cycle as _next_cycle, parse_cycle, previous_cycle
 from .formats import FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, REPO, Folders, atomic_dir, resolve_plan
-from .pipeline import Run, RunError, open_run
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, Folders, atomic_dir, repo_path, resolve_plan
+from .pipeline import Run, RunError, code_digest, open_run
 from .plan import Plan, PlanError, Task, TaskList, Unit, load_plan
 from .reconcile import LIGHT_LABELS, effective_milestones
 from .tables import Column, SheetFormat
@@ -645,15 +644,6 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """The helpers' source: an output built by other code is built again."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
-
-
 def output_fingerprint(run, tables: Sequence[str], **extra: Any) -> dict:
     """What a report file of the run's cycle is built from: the processed `tables` (their bytes), the plan file,
     the helpers' code and `extra`. Writers keep an existing output whose recorded fingerprint is the same, so a
@@ -663,13 +653,8 @@ def output_fingerprint(run, tables: Sequence[str], **extra: Any) -> dict:
         path = run.catalog.path(run.cycle, name)
         files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
     plan = run.plan.path.read_bytes() if getattr(run.plan, "path", None) else repr(run.plan.id).encode()
-    return {"tables": files, "plan": hashlib.sha256(plan).hexdigest(), "code": _code_digest(), "cycle": run.cycle,
+    return {"tables": files, "plan": hashlib.sha256(plan).hexdigest(), "code": code_digest(), "cycle": run.cycle,
             **{k: str(v) for k, v in extra.items()}}
-
-
-def _repo_path(path: str | Path) -> Path:
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO / path
 
 
 def open_for_next(
@@ -690,7 +675,7 @@ def open_for_next(
         nxt = _next_cycle(run.date, run.plan.report_days).isoformat()
     else:
         try:
-            plan_obj = load_plan(resolve_plan(str(_repo_path(plan)) if plan else None))
+            plan_obj = load_plan(resolve_plan(str(repo_path(plan)) if plan else None))
         except (PlanError, FileNotFoundError) as exc:
             raise RunError(str(exc)) from exc
         try:
@@ -702,7 +687,7 @@ def open_for_next(
         try:
             run = open_run(base, plan, raw, processed, reports)
         except RunError:
-            folders = Folders.of(_repo_path(raw), _repo_path(processed), _repo_path(reports))
+            folders = Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
             run = Run(plan_obj, folders, base, Catalog(folders, plan_obj.report_days),
                       note=f"上期（{base}）没有原始台账，模板未预填上期进展")
     if run.note is None and not run.catalog.exists(run.cycle, "progress"):
