@@ -47,7 +47,8 @@ class Catalog:
         """Write deterministically (no pandas index, fixed row order as given) through a temporary file."""
         final = self.path(cycle, name)
         with atomic_path(final, self.folders) as tmp:
-            frame.reset_index(drop=True).to_parquet(tmp, index=False, compression="zstd")
+            # snappy: read and written faster than zstd; the files are rebuildable, their size matters less
+            frame.reset_index(drop=True).to_parquet(tmp, index=False, compression="snappy")
         return final
 
     def write_json(self, cycle: str, name: str, data: dict) -> Path:

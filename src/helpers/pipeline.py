@@ -293,6 +293,9 @@ def _main_not_rerun() -> Iterator[None]:
 
 
 _WORKER_PLAN: Plan | None = None   # in a worker: the plan of the task being run
+# in a worker: the cleaned tables its `_worker_figures` tasks read (each task needs every cycle up to its own);
+# gone with the worker, which `_indicators_in_workers` ends when the figures are computed
+_WORKER_FRAMES: dict = {}
 
 
 def _worker_read(path: str, root: str, cache_file: str) -> tuple[bytes, bool]:
@@ -514,7 +517,7 @@ def _worker_clean(folders: tuple[str, str, str], cycle: str) -> list[fd.Finding]
 
 def _worker_figures(folders: tuple[str, str, str], cycle: str) -> tuple:
     run = _worker_run(folders, cycle)
-    year = {name: _load_year(run, name, cycle, {}, lending.INPUT_COLUMNS.get(name))
+    year = {name: _load_year(run, name, cycle, _WORKER_FRAMES, lending.INPUT_COLUMNS.get(name))
             for name in ("bank_summary", "loans", "applications", "noloan_list")}
     rows, found = lending.cycle_figures(run.plan, dt.date.fromisoformat(cycle), year["bank_summary"], year["loans"],
                                         year["applications"], year["noloan_list"])
@@ -554,22 +557,32 @@ def _clean_cycle(run: Run, cycle: str) -> list[fd.Finding]:
 
 
 def _load_year(run: Run, name: str, cycle: str, memo: dict, columns: list[str] | None = None) -> pd.DataFrame:
-    """`Catalog.load_year`, each cycle's table read from its Parquet file once per `indicators_cycle` call (the
-    cycles are computed in order, so a table in `memo` is never rewritten afterwards); only `columns` (those
-    present) when given."""
+    """`Catalog.load_year`, each cycle's table read from its Parquet file once while that file stays the same
+    (`memo` keeps what was read, for the calls that follow); only `columns` (those present) when given."""
     frames = []
     for c in run.catalog.year_cycles(cycle):
-        key = (name, c)
-        if key not in memo:
-            path = run.catalog.path(c, name)
+        path = run.catalog.path(c, name)
+        key = (str(path), None if columns is None else tuple(columns))
+        signature = _file_signature(path)
+        hit = memo.get(key)
+        if hit is None or hit[0] != signature:
             wanted = None
-            if columns is not None and path.is_file():
+            if columns is not None and signature is not None:
                 present = set(pq.read_schema(path).names)
                 wanted = [col for col in columns if col in present]
-            memo[key] = run.catalog.read(c, name, wanted)
-        if memo[key] is not None:
-            frames.append(memo[key].assign(cycle=c))
+            hit = memo[key] = (signature, run.catalog.read(c, name, wanted))
+        if hit[1] is not None:
+            frames.append(hit[1].assign(cycle=c))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    """Which version of a file this is (every processed file is replaced whole, never written in place)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo: dict | None = None) -> None:
