@@ -1053,7 +1053,9 @@ def _first_loan_part(plan: Plan, cycle: dt.date, loans: pd.DataFrame, summary_no
 
 
 def _credit_household_rows(plan: Plan, loans: pd.DataFrame, banks: Iterable[str]) -> list[dict[str, Any]]:
-    credit = loans[(loans["guarantee_method"] == "信用") & loans["borrower_key"].notna()] if len(loans) else loans
+    # only the three columns `_household_frame` reads are filtered (the year's loans are many rows)
+    credit = loans.loc[(loans["guarantee_method"] == "信用") & loans["borrower_key"].notna(),
+                       ["borrower_key", "bank_id", "county_unit_id"]] if len(loans) else loans
     records = _household_frame(credit) if len(credit) else pd.DataFrame(
         columns=["borrower_key", "bank_id", "county_unit_id"], dtype="object")
     return _household_rows(plan, "credit_loan_households", records, banks, "获得信用贷款的借款人",

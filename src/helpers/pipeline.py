@@ -64,6 +64,9 @@ def ingest(run: Run) -> pd.DataFrame:
             continue
         todo.append((cycle, paths, listing_findings, digests, fingerprint))
         rows.append({"cycle": cycle, "files": len(paths), "action": "已读取"})
+    # the cycle with the most to read first: this process combines and writes it while the workers read the
+    # others, instead of after every read has finished
+    todo.sort(key=lambda item: -sum(p.stat().st_size for p in item[1]))
     with _Readers(run, todo) as readers:
         for cycle, paths, listing_findings, digests, fingerprint in todo:
             ingest_cycle(run, cycle, paths, listing_findings, digests, readers=readers)
