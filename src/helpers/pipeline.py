@@ -500,11 +500,13 @@ def _indicators_in_workers(run: Run, cycles: list[str]) -> tuple[dict[str, list[
     worker processes, the longest (latest) first. The last cycle, the largest, is left to this process after
     the workers have ended, so that no two processes hold the whole year's loans at once."""
     folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
-    cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}
-    cleaned = {c: future.result() for c, future in cleaning.items()}
-    figuring = {c: submit(run, _worker_figures, folders, c) for c in reversed(cycles[:-1])}
-    figures = {c: future.result() for c, future in figuring.items()}
-    stop_workers()   # they keep the memory of the year's loans they held; this process now holds them too
+    try:
+        cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}
+        cleaned = {c: future.result() for c, future in cleaning.items()}
+        figuring = {c: submit(run, _worker_figures, folders, c) for c in reversed(cycles[:-1])}
+        figures = {c: future.result() for c, future in figuring.items()}
+    finally:
+        stop_workers()   # they keep the year's loans they read (`_WORKER_FRAMES`); this process now reads them too
     return cleaned, figures
 
 
