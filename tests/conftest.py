@@ -133,3 +133,39 @@ def write_progress_workbook(
 @pytest.fixture
 def cycle_date() -> dt.date:
     return dt.date(2022, 6, 25)
+
+
+_VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def html_structure_problems(text: str) -> list[str]:
+    """What a browser would read differently from what was meant: a non-void element written self-closing
+    (`<a ... />` is an <a> left open, and everything after it becomes part of the link), a link opened inside
+    another, or a link never closed."""
+    from html.parser import HTMLParser
+
+    problems: list[str] = []
+
+    class Checker(HTMLParser):
+        open_links = 0
+
+        def handle_startendtag(self, tag, attrs):
+            if tag not in _VOID_ELEMENTS:
+                problems.append(f"self-closing <{tag}> at line {self.getpos()[0]}")
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                if self.open_links:
+                    problems.append(f"<a> inside <a> at line {self.getpos()[0]}")
+                self.open_links += 1
+
+        def handle_endtag(self, tag):
+            if tag == "a":
+                self.open_links = max(0, self.open_links - 1)
+
+    checker = Checker(convert_charrefs=True)
+    checker.feed(text)
+    checker.close()
+    if checker.open_links:
+        problems.append(f"{checker.open_links} <a> never closed")
+    return problems

@@ -37,7 +37,7 @@ from helpers.catalog import Catalog
 from helpers.paths import Folders
 from helpers.plan import Plan
 from tests import hostile_corpus as hc
-from tests.conftest import REPO
+from tests.conftest import REPO, html_structure_problems
 
 PLAN_PATH = REPO / "data/plan/datong-2022.yaml"
 CYCLE = hc.CYCLE
@@ -660,6 +660,8 @@ def test_hostile_run_html_is_inert(hostile_run: HostileRun):
                 if tag == "img":
                     assert (attrs.get("src") or "").startswith("data:image/"), (at, attrs)
             assert "<strong>bold</strong>" not in text and "<em>" not in text, at       # no Markdown rendering
+            if where == "page":
+                assert html_structure_problems(text) == [], at      # no element left open by what a unit typed
     assert checked > 40
     report = parse_html((hostile_run.reports / CYCLE / "report.html").read_text(encoding="utf-8"))
     shown = "".join(report.text)

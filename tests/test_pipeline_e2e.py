@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from helpers.plan import load_plan
-from tests.conftest import REPO, write_progress_workbook
+from tests.conftest import REPO, html_structure_problems, write_progress_workbook
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +65,9 @@ def test_run_renders_report_and_tables(small_cycle: Path):
                     "疑似复制粘贴", "数据质量问题"):
         assert heading in html, heading
     assert "<b>已推进</b>" not in html and "&lt;b&gt;已推进&lt;/b&gt;" in html
+    # read by a browser as written: no element left open (the headings' anchors once turned the page into a link)
+    for page in [report, *sorted((small_cycle / "reports/2022-06-25/units").glob("*.html"))]:
+        assert html_structure_problems(page.read_text(encoding="utf-8")) == [], page.name
     for nb in ("01_ingest.ipynb", "02_reconcile.ipynb", "04_report.ipynb"):
         assert (small_cycle / "reports/2022-06-25/notebooks" / nb).is_file()
 

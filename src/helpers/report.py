@@ -448,8 +448,10 @@ def render_report(notebook: Path) -> str:
             return html, resources
 
     nb = nbformat.read(str(notebook), as_version=4)
+    # no heading anchors: nbconvert writes an empty one as "<a ... />", which a browser takes as an <a> left open
+    # (the rest of the page would become one link)
     exporter = _Exporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                         exclude_output_prompt=True, anchor_link_text="")
+                         exclude_output_prompt=True, exclude_anchor_links=True)
     body, _ = exporter.from_notebook_node(nb)
     title = nb.metadata.get("title") or "台账报告"
     for cell in nb.cells:
