@@ -186,6 +186,11 @@ def lights_chart(status: pd.DataFrame, plan: Plan):
     return fig
 
 
+def legend_beside(ax) -> None:
+    """A line chart's legend right of the plot, where it covers no line whatever the values."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False, fontsize=9)
+
+
 def show(fig) -> None:
     """Display a figure once in a notebook, as PNG, and free it (the inline backend would otherwise show it
     twice). Saved as laid out by the chart (`tight_layout`), not cropped again: the inline backend's
@@ -224,7 +229,7 @@ def trend_chart(history: pd.DataFrame):
             ax.plot(pivot.index, pivot[light], marker="o", color=LIGHT_COLOURS[light], label=LIGHT_LABELS[light])
     ax.set_ylabel("单位 × 任务数")
     ax.set_title("状态灯随周期变化")
-    ax.legend(ncol=5, frameon=False, fontsize=9)
+    legend_beside(ax)
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()

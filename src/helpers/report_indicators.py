@@ -10,7 +10,7 @@ import pandas as pd
 
 from .guarantee import guarantee_history
 from .lending import INDICATORS, first_loan_differences
-from .report import LIGHT_COLOURS, esc, light_chip, num, pct, setup_fonts, table
+from .report import LIGHT_COLOURS, esc, legend_beside, light_chip, num, pct, setup_fonts, table
 
 CITY_SCOPE = "city"
 GUARANTEE_LABELS = {
@@ -120,7 +120,7 @@ def trend_by_scope_chart(history: pd.DataFrame, indicator: str, scope: str, titl
                    label="目标线")
     ax.set_ylabel("%" if percent else "")
     ax.set_title(title)
-    ax.legend(fontsize=8, frameon=False, ncol=3)
+    legend_beside(ax)
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     return fig
