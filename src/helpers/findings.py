@@ -16,6 +16,103 @@ SEVERITIES = ("error", "warning", "info")
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
 FINDING_COLUMNS = ["severity", "code", "file", "sheet", "row", "column", "unit", "message"]
 
+# What each finding code is about, as the report and the notebooks name it (every code the helpers use has one; a
+# test keeps them in step).
+CODE_LABELS = {
+    # files
+    "archive_not_read": "压缩包未解压",
+    "cycle_folder_missing": "本期文件夹不存在",
+    "empty_file": "空文件",
+    "encrypted": "工作簿已加密",
+    "extension_mismatch": "扩展名与内容不符",
+    "file_too_large": "文件过大",
+    "file_unreadable": "文件无法打开",
+    "not_a_ledger": "非台账文件",
+    "not_a_workbook": "不是工作簿",
+    "read_failed": "文件读取失败",
+    "text_as_xls": "实为文本的 .xls 文件",
+    "unsupported_format": "不支持的文件格式",
+    "xls_unreadable": "旧版 .xls 无法读取",
+    "csv_encoding": "CSV 编码无法识别",
+    "csv_malformed": "CSV 格式有误",
+    # workbooks and sheets
+    "empty_workbook": "空工作簿",
+    "workbook_not_recognised": "无法识别台账类型",
+    "workbook_too_large": "工作簿过大",
+    "too_many_sheets": "工作表过多",
+    "sheet_not_recognised": "无法识别的工作表",
+    "sheet_too_large": "工作表过大",
+    "sheet_unreadable": "工作表无法读取",
+    "not_a_worksheet": "非数据工作表",
+    "hidden_sheet": "隐藏的工作表",
+    "hidden_rows": "隐藏的行",
+    "hidden_columns": "隐藏的列",
+    "bad_cell_reference": "单元格位置无效",
+    "cell_out_of_range": "超出读取范围的单元格",
+    "formula_no_cache": "公式没有计算结果",
+    "total_row_skipped": "合计/小计行",
+    "missing_column": "缺少必填列",
+    "missing_value": "必填项为空",
+    "bad_value": "无法识别的取值",
+    "bad_identifier": "证件号码有误",
+    # who sent what, and when
+    "unit_unknown": "无法确定填报单位",
+    "unit_alias_unknown": "填报单位名称不规范",
+    "bad_report_date": "填报日期无法识别",
+    "report_date_unknown": "未填填报日期",
+    "ledger_missing": "未报送台账",
+    "ledger_late": "迟报",
+    "ledger_unexpected": "计划未要求的台账",
+    "duplicate_ledger": "重复报送",
+    # task progress
+    "task_text_edited": "任务内容被改写",
+    "task_no_mismatch": "序号与任务不符",
+    "task_unmatched": "无法对应计划任务",
+    "task_not_responsible": "非责任单位填报",
+    # lending ledgers
+    "bank_name_blank": "机构名称为空",
+    "bank_unknown": "无法识别的银行",
+    "bank_plan_unsupported": "暂不支持的银行计划指标",
+    "summary_not_a_bank": "主要指标中的非银行机构",
+    "summary_other_bank": "代报其他银行的主要指标",
+    "loans_sender_not_bank": "贷款明细无法归属银行",
+    "applications_sender_not_bank": "首贷申请无法归属银行",
+    "negative_value": "指标为负数",
+    "part_above_total": "分项大于总额",
+    "baseline_missing": "缺少基期数据",
+    "county_unknown": "无法识别的县区",
+    "duplicate_loan": "重复的贷款",
+    "loan_amount_not_positive": "发放金额不为正",
+    "loan_outside_cycle": "发放日期不在本期",
+    "maturity_before_loan": "到期日早于发放日",
+    "renewal_claimed_first_loan": "续贷报为首贷",
+    "first_loan_had_earlier_loan": "首贷户此前已有贷款",
+    "first_loan_claimed_twice": "首贷户被多家银行填报",
+    "first_loan_count_differs": "首贷户数与明细不符",
+    "date_after_report": "日期晚于报送日",
+    "reply_before_application": "回复早于申请",
+    "decision_without_reply_date": "有办理结果但无回复日期",
+    "calendar_unavailable": "工作日历未覆盖",
+    "noloan_listed_twice": "无贷户重复列入",
+    "noloan_county_mismatch": "无贷户县区与报送单位不符",
+    "noloan_county_unknown": "无法确定无贷户所属县区",
+    # guarantees
+    "guarantee_institution_unknown": "无法识别的担保机构",
+    "guarantee_institution_duplicate": "担保机构重复",
+    "guarantee_summary_missing": "缺少担保机构概况",
+    "guarantee_detail_missing": "缺少担保明细",
+    "guarantee_detail_unassigned": "担保明细无法归属机构",
+    "guarantee_balance_mismatch": "在保余额与明细不符",
+    "guarantee_count_mismatch": "在保户数与明细不符",
+    "impossible_value": "取值不合理",
+    "risk_share_missing": "分险比例为空",
+}
+
+
+def code_label(code: str) -> str:
+    """The Chinese name of a finding code (an unknown code, from tables written by another version, as 其他问题)."""
+    return CODE_LABELS.get(code, "其他问题")
+
 
 @dataclass(frozen=True)
 class Finding:

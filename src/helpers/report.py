@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .findings import SEVERITY_LABELS
+from .findings import SEVERITY_LABELS, code_label
 from .identifiers import mask_ids_in_text
 from .plan import ROLE_LEAD, Plan
 from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
@@ -387,8 +387,8 @@ def findings_summary(findings: pd.DataFrame) -> str:
     if findings is None or not len(findings):
         return '<p class="muted">没有发现数据问题。</p>'
     counts = findings.groupby(["severity", "code"], sort=False).size().reset_index(name="n")
-    counts = counts.assign(sev=counts["severity"].map(SEVERITY_LABELS))
-    return table(counts, {"sev": "级别", "code": "类别", "n": "条数"}, numeric=["n"])
+    counts = counts.assign(sev=counts["severity"].map(SEVERITY_LABELS), label=counts["code"].map(code_label))
+    return table(counts, {"sev": "级别", "label": "类别", "n": "条数"}, numeric=["n"])
 
 
 def _worst(lights: pd.Series) -> str | None:
