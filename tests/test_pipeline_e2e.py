@@ -3,6 +3,7 @@ it refuses to run, with one Chinese line and no traceback, when it cannot."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -70,6 +71,14 @@ def test_run_renders_report_and_tables(small_cycle: Path):
         assert html_structure_problems(page.read_text(encoding="utf-8")) == [], page.name
     for nb in ("01_ingest.ipynb", "02_reconcile.ipynb", "04_report.ipynb"):
         assert (small_cycle / "reports/2022-06-25/notebooks" / nb).is_file()
+    # the stage notebooks kept beside the report summarise in Chinese, not in the tables' identifiers
+    shown = {nb: _text_outputs(small_cycle / "reports/2022-06-25/notebooks" / nb)
+             for nb in ("01_ingest.ipynb", "02_reconcile.ipynb")}
+    assert "台账类型" in shown["01_ingest.ipynb"] and "任务进展台账" in shown["01_ingest.ipynb"]
+    assert "应报单位" in shown["02_reconcile.ipynb"] and "红" in shown["02_reconcile.ipynb"]
+    for nb, text in shown.items():
+        for identifier in ("green", "grey", "task_text_edited", "received", "unit_source"):
+            assert identifier not in text, (nb, identifier)
 
     processed = small_cycle / "processed/2022-06-25"
     subs = pd.read_parquet(processed / "submissions.parquet")
@@ -87,6 +96,12 @@ def test_run_renders_report_and_tables(small_cycle: Path):
     assert (findings["code"] == "ledger_missing").any()
     # the earlier cycle was ingested on the way
     assert (small_cycle / "processed/2022-06-10/task_status.parquet").is_file()
+
+
+def _text_outputs(notebook: Path) -> str:
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return "\n".join("".join(out.get("data", {}).get("text/plain", out.get("text", "")))
+                     for cell in nb["cells"] for out in cell.get("outputs", []))
 
 
 def test_rerun_gives_identical_tables(small_cycle: Path):

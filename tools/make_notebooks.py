@@ -32,21 +32,21 @@ NOTEBOOK_CELLS = {
                           "识别台账类型与填报单位，写入 `processed/<周期>/`。"),
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
-        new_code_cell("pipeline.ingest(run)"),
+        new_code_cell("from helpers import report\n\n"
+                      "report.ingest_overview(pipeline.ingest(run))"),
         new_code_cell('# counts only: the executed notebook is kept under reports/, and unit-typed text stays out of it\n'
-                      'files = run.catalog.read(run.cycle, "files")\n'
-                      'files.groupby(["kinds", "unit_source"], dropna=False).size().rename("文件数").to_frame()'),
-        new_code_cell('findings = run.catalog.read(run.cycle, "findings")\n'
-                      'findings.groupby(["severity", "code"]).size().rename("条数").to_frame()'),
+                      'report.files_overview(run.catalog.read(run.cycle, "files"))'),
+        new_code_cell('report.findings_counts(run.catalog.read(run.cycle, "findings"))'),
     ],
     "02_reconcile.ipynb": [
         new_markdown_cell("# 2 对照计划\n\n按单位 × 任务给出状态灯和原因，统计报送情况。"),
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
-        new_code_cell("submissions, task_status = pipeline.reconcile_cycle(run)\n"
-                      'submissions.pivot_table(index="kind", columns="received", values="unit", aggfunc="count", fill_value=0)'),
-        new_code_cell('task_status.pivot_table(index="list", columns="light", values="unit", aggfunc="count", fill_value=0)'),
-        new_code_cell('task_status.groupby(["unit", "light"]).size().unstack(fill_value=0).head(20)'),
+        new_code_cell("from helpers import report\n\n"
+                      "submissions, task_status = pipeline.reconcile_cycle(run)\n"
+                      "report.submissions_overview(submissions)"),
+        new_code_cell('report.lights_overview(task_status, by="list")'),
+        new_code_cell('report.lights_overview(task_status, by="unit").head(20)  # 红灯、橙灯最多的单位在前'),
         new_code_cell("# 下期模板只需要本阶段的结果：在后台进程中开始生成，04_report 等待其完成\n"
                       "pipeline.start_outputs(run, pipeline.AFTER_RECONCILE);"),
     ],
@@ -55,9 +55,10 @@ NOTEBOOK_CELLS = {
                           "本年累计指标，对照计划目标给出状态。"),
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
-        new_code_cell("indicators = pipeline.indicators_cycle(run)\n"
-                      'indicators[indicators["scope"] == "city"][["indicator", "value", "target", "status", "basis"]]'),
-        new_code_cell('indicators.pivot_table(index="indicator", columns="scope", values="value", aggfunc="count")'),
+        new_code_cell("from helpers import report_indicators\n\n"
+                      "indicators = pipeline.indicators_cycle(run)\n"
+                      "report_indicators.indicators_overview(indicators)"),
+        new_code_cell("report_indicators.indicators_coverage(indicators)"),
     ],
     "04_report.ipynb": [
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),

@@ -14,13 +14,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .findings import SEVERITY_LABELS, code_label
+from .findings import SEVERITIES, SEVERITY_LABELS, code_label
+from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
 from .plan import ROLE_LEAD, Plan
 from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
 
 LIGHT_COLOURS = {"red": "#d93025", "orange": "#f28b00", "yellow": "#f2c300", "green": "#1e8e3e", "grey": "#9aa0a6"}
-KIND_LABELS = {"task": "任务进展台账", "lending": "信贷数据台账", "noloan": "无贷户名单", "guarantee": "担保业务台账"}
 _FONT_READY = False
 
 CSS = """
@@ -289,9 +289,9 @@ def _task_label(plan: Plan, list_name: str, no: int) -> str:
 
 
 def missing_table(subs: pd.DataFrame) -> str:
-    missing = subs[~subs["received"]].assign(what="未报送", kind_label=lambda f: f["kind"].map(KIND_LABELS))
+    missing = subs[~subs["received"]].assign(what="未报送", kind_label=lambda f: f["kind"].map(LEDGER_KIND_LABELS))
     late = subs[subs["received"] & (subs["on_time"] == False)].assign(  # noqa: E712 (nullable boolean)
-        what=lambda f: "迟报（填报日期 " + f["report_date"].astype(str) + "）", kind_label=lambda f: f["kind"].map(KIND_LABELS))
+        what=lambda f: "迟报（填报日期 " + f["report_date"].astype(str) + "）", kind_label=lambda f: f["kind"].map(LEDGER_KIND_LABELS))
     frame = pd.concat([missing, late], ignore_index=True)
     return table(frame, {"unit": "单位", "kind_label": "台账", "what": "情况", "files": "文件"},
                  empty="所有应报台账均已按时收到。")
@@ -386,9 +386,67 @@ def _place(record: Mapping[str, Any]) -> str:
 def findings_summary(findings: pd.DataFrame) -> str:
     if findings is None or not len(findings):
         return '<p class="muted">没有发现数据问题。</p>'
+    counts = findings_counts(findings)
+    return table(counts, {c: c for c in counts.columns}, numeric=["条数"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the stage notebooks (01–03) show after their stage: small frames with Chinese headings and values
+
+
+def findings_counts(findings: pd.DataFrame | None) -> pd.DataFrame:
+    """级别, 类别 (the code's Chinese name) and 条数 of a findings table, most severe first."""
+    columns = ["级别", "类别", "条数"]
+    if findings is None or not len(findings):
+        return pd.DataFrame(columns=columns)
     counts = findings.groupby(["severity", "code"], sort=False).size().reset_index(name="n")
-    counts = counts.assign(sev=counts["severity"].map(SEVERITY_LABELS), label=counts["code"].map(code_label))
-    return table(counts, {"sev": "级别", "label": "类别", "n": "条数"}, numeric=["n"])
+    counts = counts.assign(_s=counts["severity"].map({s: i for i, s in enumerate(SEVERITIES)}))
+    counts = counts.sort_values(["_s", "n"], ascending=[True, False], kind="stable")
+    return pd.DataFrame({"级别": counts["severity"].map(SEVERITY_LABELS).to_numpy(),
+                         "类别": counts["code"].map(code_label).to_numpy(), "条数": counts["n"].to_numpy()})
+
+
+def ingest_overview(done: pd.DataFrame) -> pd.DataFrame:
+    """`pipeline.ingest`'s table: each cycle of the year so far, its files and whether they were read."""
+    return done.rename(columns={"cycle": "周期", "files": "文件数", "action": "处理"})
+
+
+def files_overview(files: pd.DataFrame | None) -> pd.DataFrame:
+    """How many of the cycle's files were recognised as each kind of ledger, and how their sender was found."""
+    if files is None or not len(files):
+        return pd.DataFrame(columns=["台账类型", "填报单位识别依据", "文件数"])
+    kinds = [("、".join(LEDGER_KIND_LABELS.get(k, k) for k in str(text).split(",") if k) if isinstance(text, str)
+              else "") or "未识别" for text in files["kinds"]]
+    sources = ["未识别" if not isinstance(s, str) or not s else s for s in files["unit_source"]]
+    counts = pd.DataFrame({"台账类型": kinds, "填报单位识别依据": sources})
+    return counts.groupby(["台账类型", "填报单位识别依据"]).size().rename("文件数").reset_index()
+
+
+def submissions_overview(submissions: pd.DataFrame) -> pd.DataFrame:
+    """Per kind of ledger: units expected to send one, received, on time, late, missing."""
+    rows = []
+    for kind, label in LEDGER_KIND_LABELS.items():
+        part = submissions[submissions["kind"] == kind]
+        if not len(part):
+            continue
+        received = part["received"].astype(bool)
+        on_time = part["on_time"].astype("boolean")
+        rows.append({"台账": label, "应报单位": len(part), "已收到": int(received.sum()),
+                     "按时": int((on_time == True).sum()), "迟报": int((received & (on_time == False)).sum()),  # noqa: E712
+                     "未收到": int((~received).sum())})
+    return pd.DataFrame(rows, columns=["台账", "应报单位", "已收到", "按时", "迟报", "未收到"])
+
+
+def lights_overview(task_status: pd.DataFrame, by: str = "list") -> pd.DataFrame:
+    """Lights per task list (`by="list"`) or per unit (`by="unit"`, most red first): one column per light."""
+    heading = {"list": "清单", "unit": "单位"}[by]
+    counts = (task_status.groupby([by, "light"]).size().unstack(fill_value=0)
+              .reindex(columns=list(LIGHTS), fill_value=0))
+    if by == "unit":
+        counts = counts.sort_values(list(LIGHTS[:2]), ascending=False, kind="stable")
+    counts.columns = [LIGHT_LABELS[c] for c in counts.columns]
+    counts.index.name = heading
+    return counts.assign(合计=counts.sum(axis=1))
 
 
 def _worst(lights: pd.Series) -> str | None:

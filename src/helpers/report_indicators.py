@@ -10,6 +10,7 @@ import pandas as pd
 
 from .guarantee import guarantee_history
 from .lending import INDICATORS, first_loan_differences
+from .reconcile import LIGHT_LABELS
 from .report import LIGHT_COLOURS, esc, legend_beside, light_chip, num, pct, setup_fonts, table
 
 CITY_SCOPE = "city"
@@ -54,6 +55,29 @@ def _with_display(frame: pd.DataFrame) -> pd.DataFrame:
         target_shown=[fmt_value(v, u) if not pd.isna(v) else "—" for v, u in zip(frame["target"], frame["unit"])],
         light=[light_chip(s) if isinstance(s, str) else "" for s in frame["status"]],
     )
+
+
+def indicators_overview(indicators: pd.DataFrame) -> pd.DataFrame:
+    """The city-wide figures of a cycle (`03_indicators`): 指标, 本期, 目标, 状态, 口径."""
+    city = indicators[indicators["scope"] == CITY_SCOPE]
+    shown = _with_display(city)
+    return pd.DataFrame({
+        "指标": shown["name"].to_numpy(),
+        "本期": shown["shown"].to_numpy(),
+        "目标": shown["target_shown"].to_numpy(),
+        "状态": [LIGHT_LABELS.get(s, "") if isinstance(s, str) else "" for s in city["status"]],
+        "口径": city["basis"].to_numpy(),
+    })
+
+
+def indicators_coverage(indicators: pd.DataFrame) -> pd.DataFrame:
+    """How many figures each indicator has per scope (全市, 银行类别, 县区, 银行, 担保机构)."""
+    counts = indicators.groupby(["indicator", "scope"], sort=False).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=[s for s in SCOPE_LABELS if s in counts.columns])
+    counts.columns = [SCOPE_LABELS[c] for c in counts.columns]
+    counts.index = [label(i) for i in counts.index]
+    counts.index.name = "指标"
+    return counts
 
 
 def headline_table(indicators: pd.DataFrame, *, guarantee: bool = False) -> str:

@@ -1,0 +1,97 @@
+"""The stage notebooks' summaries (01–03): Chinese headings and values, in a useful order, from the tables the
+stages write."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers import findings as fd
+from helpers import report, report_indicators
+from helpers.lending import INDICATOR_COLUMNS
+
+
+def test_files_overview_names_kinds_and_how_the_sender_was_found():
+    files = pd.DataFrame({
+        "file": ["a.xlsx", "b.xlsx", "c.xlsx", "d.xlsx", "e.docx"],
+        "kinds": ["task", "task,noloan", "lending", "task", None],
+        "unit_source": ["填报单位", "填报单位", "文件名", "填报单位", None],
+    })
+    shown = report.files_overview(files)
+    assert list(shown.columns) == ["台账类型", "填报单位识别依据", "文件数"]
+    rows = {(k, s): n for k, s, n in shown.itertuples(index=False)}
+    assert rows == {("任务进展台账", "填报单位"): 2, ("任务进展台账、无贷户名单", "填报单位"): 1,
+                    ("信贷数据台账", "文件名"): 1, ("未识别", "未识别"): 1}
+    assert report.files_overview(None).empty
+
+
+def test_submissions_overview_counts_on_time_late_and_missing():
+    subs = pd.DataFrame({
+        "unit": ["甲", "乙", "丙", "丁", "戊"],
+        "kind": ["task", "task", "task", "task", "lending"],
+        "received": [True, True, True, False, True],
+        "on_time": pd.array([True, False, None, None, True], dtype="boolean"),   # 丙 sent no 填报日期
+    })
+    shown = report.submissions_overview(subs)
+    assert shown.to_dict("records") == [
+        {"台账": "任务进展台账", "应报单位": 4, "已收到": 3, "按时": 1, "迟报": 1, "未收到": 1},
+        {"台账": "信贷数据台账", "应报单位": 1, "已收到": 1, "按时": 1, "迟报": 0, "未收到": 0},
+    ]
+
+
+def test_lights_overview_per_list_and_per_unit_most_red_first():
+    status = pd.DataFrame({
+        "unit": ["甲", "甲", "乙", "乙", "乙", "丙"],
+        "list": ["全面清单", "重点清单", "全面清单", "全面清单", "重点清单", "全面清单"],
+        "light": ["green", "grey", "red", "orange", "red", "orange"],
+    })
+    per_list = report.lights_overview(status)
+    assert list(per_list.columns) == ["红", "橙", "黄", "绿", "灰", "合计"]
+    assert per_list.loc["全面清单"].tolist() == [1, 2, 0, 1, 0, 4]
+    assert per_list.index.name == "清单"
+    per_unit = report.lights_overview(status, by="unit")
+    assert per_unit.index.tolist() == ["乙", "丙", "甲"]        # 2 red; then 0 red 1 orange; then none
+    assert per_unit.loc["乙", "红"] == 2 and per_unit.loc["甲", "合计"] == 2
+
+
+def test_findings_counts_most_severe_first_in_chinese():
+    found = fd.to_frame([
+        fd.info("total_row_skipped", "合计/小计行不计入数据", file="a.xlsx", row=9),
+        fd.warning("bad_identifier", "证件号码校验未通过", file="a.xlsx", row=5),
+        fd.warning("task_text_edited", "任务内容与计划不一致", file="b.xlsx", row=4),
+        fd.warning("bad_identifier", "证件号码应为 18 位", file="a.xlsx", row=6),
+        fd.error("unit_unknown", "无法确定填报单位", file="c.xlsx"),
+    ])
+    assert report.findings_counts(found).to_dict("records") == [
+        {"级别": "错误", "类别": "无法确定填报单位", "条数": 1},
+        {"级别": "警告", "类别": "证件号码有误", "条数": 2},
+        {"级别": "警告", "类别": "任务内容被改写", "条数": 1},
+        {"级别": "提示", "类别": "合计/小计行", "条数": 1},
+    ]
+    assert report.findings_counts(None).empty
+
+
+def _indicator(indicator, scope, scope_id, value, target, status, basis, unit):
+    return dict(zip(INDICATOR_COLUMNS, [indicator, scope, scope_id, value, target, status, basis, None, None, unit,
+                                        "2022-06-25"]))
+
+
+def test_indicators_overview_and_coverage_in_chinese():
+    assert INDICATOR_COLUMNS == ["indicator", "scope", "scope_id", "value", "target", "status", "basis", "numerator",
+                                 "denominator", "unit", "cycle"]
+    indicators = pd.DataFrame([
+        _indicator("credit_loan_share", "city", "全市", 0.1617, 0.1508, "green", "信用贷款余额 ÷ 各项贷款余额", "比例"),
+        _indicator("credit_loan_share", "bank", "工商银行", 0.12, None, None, "本行", "比例"),
+        _indicator("first_loan_households", "city", "全市", 1399.0, 1222.0, "yellow", "首贷户", "户"),
+        _indicator("first_loan_households", "county", "平城区", 140.0, None, None, "平城区", "户"),
+        _indicator("guarantee_leverage", "city", "全市", 2.0079, 15.0, None, "在保余额 ÷ 净资产", "倍"),
+    ])
+    overview = report_indicators.indicators_overview(indicators)
+    assert overview.to_dict("records") == [
+        {"指标": "信用贷款占比", "本期": "16.2%", "目标": "15.1%", "状态": "绿", "口径": "信用贷款余额 ÷ 各项贷款余额"},
+        {"指标": "首贷户数（当年累计，按贷款明细认定）", "本期": "1,399 户", "目标": "1,222 户", "状态": "黄", "口径": "首贷户"},
+        {"指标": "融资担保放大倍数", "本期": "2.01 倍", "目标": "15.00 倍", "状态": "", "口径": "在保余额 ÷ 净资产"},
+    ]
+    coverage = report_indicators.indicators_coverage(indicators)
+    assert list(coverage.columns) == ["全市", "县区", "银行"]
+    assert coverage.loc["信用贷款占比"].tolist() == [1, 0, 1]
+    assert coverage.loc["首贷户数（当年累计，按贷款明细认定）"].tolist() == [1, 1, 0]
