@@ -122,7 +122,11 @@ NOTEBOOK_CELLS = {
         new_code_cell('conversion = year.indicator("noloan_conversion_rate", scope="county")\nconversion.tail(3)'),
         new_markdown_cell("## 任意指标随周期变化"),
         new_code_cell('share = year.indicator("credit_loan_share", scope="category")\n'
-                      'share.plot(marker="o", title="信用贷款占比") if len(share) else "本年度还没有信贷指标"'),
+                      'if len(share):\n'
+                      '    ax = share.plot(marker="o", title="信用贷款占比（按银行类别）", xlabel="周期", ylabel="占比")\n'
+                      '    ax.legend(title="银行类别");\n'
+                      'else:\n'
+                      '    print("本年度还没有信贷指标")'),
         new_markdown_cell("## 状态灯随周期变化（按单位）"),
         new_code_cell('year.task_status.pivot_table(index="unit", columns="cycle", values="light",\n'
                       '                             aggfunc=lambda s: (s == "red").sum()).head(15)'),
