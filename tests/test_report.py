@@ -95,3 +95,21 @@ def test_indicators_overview_and_coverage_in_chinese():
     assert list(coverage.columns) == ["全市", "县区", "银行"]
     assert coverage.loc["信用贷款占比"].tolist() == [1, 0, 1]
     assert coverage.loc["首贷户数（当年累计，按贷款明细认定）"].tolist() == [1, 1, 0]
+
+
+def test_lights_chart_moves_counts_that_do_not_fit_their_segment_to_the_bar_end(datong):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [("全面清单", "red", 3), ("全面清单", "green", 180), ("全面清单", "grey", 500),
+            ("重点清单", "red", 40), ("重点清单", "orange", 2), ("重点清单", "green", 120)]
+    status = pd.DataFrame([{"list": lst, "light": light, "unit": f"单位{i}"}
+                           for lst, light, n in rows for i in range(n)])
+    fig = report.lights_chart(status, datong)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert {"180", "500", "40", "120"} <= set(texts)          # wide segments keep their count inside
+    assert "3" not in texts and "2" not in texts
+    assert "红 3" in texts and "橙 2" in texts                 # narrow ones are named after the bar
+    plt.close(fig)

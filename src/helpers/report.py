@@ -169,13 +169,15 @@ def lights_chart(status: pd.DataFrame, plan: Plan):
     lists = [lst.name for lst in plan.lists]
     fig, ax = plt.subplots(figsize=(8, 0.7 + 0.55 * len(lists)))
     left = [0] * len(lists)
+    labels = []     # (text, light, segment start, segment width, row)
     for light in LIGHTS:
         counts = [int((status[(status["list"] == name)]["light"] == light).sum()) for name in lists]
         ax.barh(lists, counts, left=left, color=LIGHT_COLOURS[light], label=LIGHT_LABELS[light])
         for i, c in enumerate(counts):
             if c:
-                ax.text(left[i] + c / 2, i, str(c), ha="center", va="center", fontsize=9,
-                        color="#202124" if light == "yellow" else "white")
+                text = ax.text(left[i] + c / 2, i, str(c), ha="center", va="center", fontsize=9,
+                               color="#202124" if light == "yellow" else "white")
+                labels.append((text, light, left[i], c, i))
         left = [a + b for a, b in zip(left, counts)]
     ax.set_xlabel("单位 × 任务数")
     ax.invert_yaxis()
@@ -183,6 +185,21 @@ def lights_chart(status: pd.DataFrame, plan: Plan):
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title("各清单状态灯分布", pad=28)
     fig.tight_layout()
+    # a count wider than its segment would run into its neighbours': it moves to the end of the bar instead
+    renderer = fig.canvas.get_renderer()
+    moved: dict[int, list[str]] = {}
+    for text, light, start, width, row in labels:
+        (x0, _), (x1, _) = ax.transData.transform([(start, row), (start + width, row)])
+        if text.get_window_extent(renderer).width + 4 > x1 - x0:
+            text.remove()
+            moved.setdefault(row, []).append(f"{LIGHT_LABELS[light]} {width}")
+    right = ax.get_xlim()[1]
+    for row, parts in moved.items():
+        note = ax.text(left[row] + right * 0.01, row, " · ".join(parts), ha="left", va="center", fontsize=9,
+                       color="#5f6368")
+        end = ax.transData.inverted().transform(note.get_window_extent(renderer))[1][0]
+        right = max(right, end * 1.02)
+    ax.set_xlim(right=right)
     return fig
 
 
