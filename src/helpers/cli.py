@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -113,12 +114,49 @@ def _warm_up(client: Any) -> None:
         pass
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse in Chinese: its headings, its -h and its error messages (argparse writes them in English)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, formatter_class=_HelpFormatter, add_help=False, **kwargs)
+        self._optionals.title = "选项"
+        self.add_argument("-h", "--help", action="help", help="显示帮助并退出")
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}：{_chinese_argparse_error(message)}\n")
+
+
+_ARGPARSE_ERRORS = [
+    (r"argument (?:command|命令): invalid choice: '?([^' ]*)'? \(choose from (.*)\)",
+     lambda m: f"没有「{m[1]}」这个命令（可用：{'、'.join(re.findall(r'[A-Za-z_-]+', m[2]))}）"),
+    (r"the following arguments are required: (?:command|命令)$", lambda m: "请给出命令：run、templates 或 demo"),
+    (r"the following arguments are required: (.*)", lambda m: f"缺少必需的参数：{m[1]}"),
+    (r"argument (\S+?)(?:/\S+)?: expected one argument", lambda m: f"参数 {m[1]} 后面需要一个值"),
+    (r"unrecognized arguments: (.*)", lambda m: f"无法识别的参数：{m[1]}"),
+    (r"argument (\S+?)(?:/\S+)?: invalid (.*)", lambda m: f"参数 {m[1]} 的值无效（{m[2]}）"),
+]
+
+
+def _chinese_argparse_error(message: str) -> str:
+    for pattern, say in _ARGPARSE_ERRORS:
+        m = re.match(pattern, message)
+        if m:
+            return say(m)
+    return f"参数有误（{message}）"
+
+
 def _add_folder_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cycle", help="报送日期 YYYY-MM-DD（默认：原始数据目录中最新的周期）")
-    parser.add_argument("--plan", help="计划文件（默认 data/plan/datong-2022.*）")
-    parser.add_argument("--raw", default=str(DEFAULT_RAW), help="原始台账目录（只读）")
-    parser.add_argument("--processed", default=str(DEFAULT_PROCESSED), help="处理结果目录")
-    parser.add_argument("--reports", default=str(DEFAULT_REPORTS), help="报告目录")
+    parser.add_argument("--cycle", metavar="日期", help="报送日期 YYYY-MM-DD（默认：原始数据目录中最新的周期）")
+    parser.add_argument("--plan", metavar="文件", help="计划文件（默认 data/plan/datong-2022.*）")
+    parser.add_argument("--raw", metavar="目录", default=str(DEFAULT_RAW), help="原始台账目录（只读）")
+    parser.add_argument("--processed", metavar="目录", default=str(DEFAULT_PROCESSED), help="处理结果目录")
+    parser.add_argument("--reports", metavar="目录", default=str(DEFAULT_REPORTS), help="报告目录")
 
 
 def _absolute(path: str | None) -> str | None:
@@ -233,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("papermill").setLevel(logging.ERROR)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's "alternative text missing" notes
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    parser = argparse.ArgumentParser(prog="taizhang", description="台账：按周期读取各单位台账、对照计划、生成报告")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="taizhang", description="台账：按周期读取各单位台账、对照计划、生成报告")
+    sub = parser.add_subparsers(dest="command", required=True, title="命令", metavar="命令", help="以下之一：",
+                                parser_class=_Parser)
     run = sub.add_parser("run", help="执行一个周期的全部笔记本并生成报告")
     _add_folder_options(run)
     run.set_defaults(func=run_cycle)
@@ -242,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_folder_options(templates)
     templates.set_defaults(func=write_templates_cmd)
     demo = sub.add_parser("demo", help="生成演示台账（确定性）")
-    demo.add_argument("--plan", help="计划文件")
-    demo.add_argument("--out", default="data/demo/raw", help="演示台账输出目录")
+    demo.add_argument("--plan", metavar="文件", help="计划文件")
+    demo.add_argument("--out", metavar="目录", default="data/demo/raw", help="演示台账输出目录")
     demo.add_argument("--force", action="store_true", help="即使已存在也重新生成")
     demo.set_defaults(func=build_demo)
     args = parser.parse_args(argv)
