@@ -40,7 +40,7 @@ table.tz td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:n
  min-width:150px}.card .v{font-size:26px;font-weight:600}.card .l{color:#5f6368;font-size:13px}
 .note{background:#fef7e0;border-left:4px solid #f2c300;padding:8px 12px;margin:8px 0}
 .muted{color:#5f6368}.sev-error{color:#d93025;font-weight:600}.sev-warning{color:#b06000}.sev-info{color:#5f6368}
-img{max-width:100%}.jp-OutputArea-output pre{white-space:pre-wrap}
+.milestones{min-width:10em}img{max-width:100%}.jp-OutputArea-output pre{white-space:pre-wrap}
 @media print{body{max-width:none;padding:0}h2{page-break-after:avoid}table.tz{page-break-inside:auto}}
 """
 
@@ -326,7 +326,9 @@ def key_list_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
         milestones = [esc(m) for m in task.milestones.split("；")] if task.milestones else []
         rows.append({
             "no": task.label, "group": task.group, "text": task.text,
-            "milestones": "<br>".join(milestones) or ("持续推进" if task.ongoing else "—"),
+            # in a block at least 10em wide: the units' chips beside it would squeeze it to a few characters a line
+            "milestones": '<div class="milestones">' + ("<br>".join(milestones) or ("持续推进" if task.ongoing else "—"))
+                          + "</div>",
             "worst": light_chip(worst) if worst else "", "units": chips,
         })
     return table(pd.DataFrame(rows), {"no": "序号", "group": "工作要求", "text": "主要任务", "milestones": "节点",
