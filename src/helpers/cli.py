@@ -40,12 +40,12 @@ def _kernel_name() -> str:
 
 
 @contextmanager
-def _kernel(name: str) -> Iterator[Any]:
+def _kernel(name: str, warm_up: str) -> Iterator[Any]:
     """One kernel for all the cycle's notebooks: start-up and imports are paid once, not once per notebook.
-    Each notebook still sets every name it uses from its own parameters cell."""
+    Each notebook still sets every name it uses from its own parameters cell. The kernel runs `warm_up` first."""
     km = _one_client_kernel_manager()(kernel_name=name)
     km.start_kernel(cwd=str(NOTEBOOKS))
-    km.warm_up()
+    km.warm_up(warm_up)
     try:
         yield km
     finally:
@@ -80,9 +80,9 @@ def _one_client_kernel_manager() -> type:
                 shared.start_channels()
             return shared
 
-        def warm_up(self) -> None:
+        def warm_up(self, code: str) -> None:
             client = self.client()
-            thread = threading.Thread(target=_warm_up, args=(client,), daemon=True)
+            thread = threading.Thread(target=_warm_up, args=(client, code), daemon=True)
             self.__dict__["_taizhang_warming"] = thread
             thread.start()
 
@@ -97,19 +97,26 @@ def _import_quietly(module: str) -> None:
 
 
 # What every run does first or needs later, done while the kernel would otherwise wait for this process: the
-# helpers imported, the worker processes started (they import the helpers too), the chart font registered.
+# helpers imported, the worker processes started when the run will read much (they import the helpers too), the
+# chart font registered. `{run}`: the run's arguments, as `open_run` takes them.
 WARM_UP = """
 import helpers.feedback, helpers.pipeline, helpers.report
-helpers.pipeline.start_workers()
+helpers.pipeline.start_workers_for_first_run(*{run})
 helpers.report.setup_fonts()
 """
 
 
-def _warm_up(client: Any) -> None:
-    """Have the kernel run `WARM_UP` as soon as it is up. Nothing depends on it: a failure changes nothing."""
+def _warm_up_code(args: argparse.Namespace) -> str:
+    run = (args.cycle or None, _absolute(args.plan), _absolute(args.raw), _absolute(args.processed),
+           _absolute(args.reports))
+    return WARM_UP.format(run=repr(run))
+
+
+def _warm_up(client: Any, code: str) -> None:
+    """Have the kernel run `code` as soon as it is up. Nothing depends on it: a failure changes nothing."""
     try:
         client.wait_for_ready(timeout=60)
-        client.execute(WARM_UP, silent=True, store_history=False)
+        client.execute(code, silent=True, store_history=False)
     except Exception:   # noqa: BLE001 - only a head start
         pass
 
@@ -172,7 +179,7 @@ def _lean_imports() -> None:
 
 def run_cycle(args: argparse.Namespace) -> int:
     # the kernel first: it starts up while papermill and the helpers are imported here
-    with _kernel(_kernel_name()) as km:
+    with _kernel(_kernel_name(), _warm_up_code(args)) as km:
         return _run_notebooks(args, km)
 
 

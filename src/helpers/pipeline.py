@@ -218,6 +218,18 @@ def start_workers() -> None:
             _submit(_import_helpers)
 
 
+def start_workers_for_first_run(cycle: str | None, plan: str | None, raw: str | None, processed: str | None,
+                                reports: str | None) -> None:
+    """`start_workers` when the run's cycle was never ingested into its processed folder (a first run reads the
+    year's workbooks with them); a rerun may need none, and the stage that does starts them."""
+    try:
+        run = open_run(cycle, plan, raw, processed, reports)
+    except RunError:
+        return      # the run itself says what is wrong
+    if run.catalog.read_json(run.cycle, "ingest") is None:
+        start_workers()
+
+
 def _submit(fn, *args):
     """spawn, not fork: a fork of a Jupyter kernel would copy its threads' locks."""
     global _POOL
