@@ -18,7 +18,7 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("argv, says", [
     (["frobnicate"], "没有「frobnicate」这个命令（可用：run、templates、demo）"),
-    ([], "请给出命令：run、templates 或 demo"),
+    ([], "请给出命令：run、templates、demo"),
     (["run", "--cycle"], "参数 --cycle 后面需要一个值"),
     (["templates", "--raw"], "参数 --raw 后面需要一个值"),
     (["run", "--bogus", "x"], "无法识别的参数：--bogus x"),

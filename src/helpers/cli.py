@@ -135,26 +135,28 @@ class _Parser(argparse.ArgumentParser):
         self.add_argument("-h", "--help", action="help", help="显示帮助并退出")
 
     def error(self, message: str):
+        commands = [name for action in self._actions if isinstance(action, argparse._SubParsersAction)
+                    for name in action.choices]
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}：{_chinese_argparse_error(message)}\n")
+        self.exit(2, f"{self.prog}：{_chinese_argparse_error(message, commands)}\n")
 
 
+# argparse's messages (Python 3.11 wording, matched loosely) → Chinese; `c` is the commands' list
 _ARGPARSE_ERRORS = [
-    (r"argument (?:command|命令): invalid choice: '?([^' ]*)'? \(choose from (.*)\)",
-     lambda m: f"没有「{m[1]}」这个命令（可用：{'、'.join(re.findall(r'[A-Za-z_-]+', m[2]))}）"),
-    (r"the following arguments are required: (?:command|命令)$", lambda m: "请给出命令：run、templates 或 demo"),
-    (r"the following arguments are required: (.*)", lambda m: f"缺少必需的参数：{m[1]}"),
-    (r"argument (\S+?)(?:/\S+)?: expected one argument", lambda m: f"参数 {m[1]} 后面需要一个值"),
-    (r"unrecognized arguments: (.*)", lambda m: f"无法识别的参数：{m[1]}"),
-    (r"argument (\S+?)(?:/\S+)?: invalid (.*)", lambda m: f"参数 {m[1]} 的值无效（{m[2]}）"),
+    (r"argument (?:command|命令): invalid choice: '?([^' ]*)'?", lambda m, c: f"没有「{m[1]}」这个命令（可用：{c}）"),
+    (r"the following arguments are required: (?:command|命令)$", lambda m, c: f"请给出命令：{c}"),
+    (r"the following arguments are required: (.*)", lambda m, c: f"缺少必需的参数：{m[1]}"),
+    (r"argument (\S+?)(?:/\S+)?: expected one argument", lambda m, c: f"参数 {m[1]} 后面需要一个值"),
+    (r"unrecognized arguments: (.*)", lambda m, c: f"无法识别的参数：{m[1]}"),
+    (r"argument (\S+?)(?:/\S+)?: invalid (.*)", lambda m, c: f"参数 {m[1]} 的值无效（{m[2]}）"),
 ]
 
 
-def _chinese_argparse_error(message: str) -> str:
+def _chinese_argparse_error(message: str, commands: list[str]) -> str:
     for pattern, say in _ARGPARSE_ERRORS:
         m = re.match(pattern, message)
         if m:
-            return say(m)
+            return say(m, "、".join(commands))
     return f"参数有误（{message}）"
 
 
