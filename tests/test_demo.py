@@ -315,3 +315,42 @@ def test_guarantee_capital_rises_and_detail_matches_overview(readback: dict, man
         assert detail["risk_share"].between(0, 0.4).all() and detail["fee_rate"].between(0.005, 0.025).all()
     assert capitals[manifest["cycles"][0]] == 30000
     assert capitals[raise_note["cycle"]] == 50000 and capitals[manifest["cycles"][-1]] == 50000
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rerunning the indicators of one cycle
+
+
+def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(demo_dir: Path, manifest: dict,
+                                                                              tmp_path: Path, monkeypatch):
+    """When only the last cycle's inputs changed, its ``rising`` targets compare with the previous cycle's figures as
+    the earlier run kept them (`lending_figures`), not computed again; the indicators are those of a full run."""
+    import shutil
+
+    from helpers import lending, pipeline
+
+    monkeypatch.setenv("TAIZHANG_WORKERS", "1")
+    last, previous = manifest["cycles"][-1], manifest["cycles"][-2]
+    first_run = tmp_path / "first"
+    run = pipeline.open_run(last, None, str(demo_dir), str(first_run), str(tmp_path / "reports"))
+    pipeline.ingest(run)
+    pipeline.reconcile_cycle(run)
+    pipeline.indicators_cycle(run)
+    assert all((first_run / c / "lending_figures.parquet").is_file() for c in manifest["cycles"])
+    full = {c: pd.read_parquet(first_run / c / "indicators.parquet") for c in manifest["cycles"]}
+
+    computed: list[str] = []
+    original = lending._indicator_rows
+    monkeypatch.setattr(lending, "_indicator_rows",
+                        lambda plan, cycle, *a: computed.append(cycle.isoformat()) or original(plan, cycle, *a))
+    for kept in (True, False):
+        again = tmp_path / f"again-{kept}"
+        shutil.copytree(first_run, again)
+        (again / last / "indicators.json").unlink()          # as if the last cycle's files had changed
+        if not kept:                                          # a processed folder from before the table was kept
+            (again / previous / "lending_figures.parquet").unlink()
+        computed.clear()
+        pipeline.indicators_cycle(pipeline.open_run(last, None, str(demo_dir), str(again), str(tmp_path / "reports")))
+        assert computed == ([last] if kept else [last, previous])
+        for c in manifest["cycles"]:
+            pd.testing.assert_frame_equal(pd.read_parquet(again / c / "indicators.parquet"), full[c])

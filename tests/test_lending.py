@@ -812,3 +812,25 @@ def test_per_value_tells_values_of_another_type_apart():
     """In an object column 1, 1.0 and True are different cells (a count typed as text, a flag): each its own call."""
     series = pd.Series([1, 1.0, True, "1", 1], dtype="object")
     assert lending._per_value(series, lambda v: type(v).__name__) == ["int", "float", "bool", "str", "int"]
+
+
+def test_figures_kept_by_an_earlier_run_stand_in_for_the_previous_cycle(plan, year, tmp_path, monkeypatch):
+    """A rerun that recomputes only C2 takes C1's figures (for the ``rising`` targets) from the table the run that
+    computed C1 kept, read back from Parquet: the same indicators as computing C1 again, without computing it."""
+    c1_rows, _ = lending.cycle_figures(plan, C1, *year)
+    kept = tmp_path / "lending_figures.parquet"
+    lending.figure_values(c1_rows).to_parquet(kept, index=False)
+    stored = lending.stored_figures(pd.read_parquet(kept))
+    assert [lending._row_key(r) for r in stored] == [lending._row_key(r) for r in c1_rows]
+    assert [r["value"] for r in stored] == [r["value"] for r in c1_rows]      # None stays None, not NaN
+    assert {r["_item"] for r in stored} == {r["_item"] for r in c1_rows} and None in {r["_item"] for r in stored}
+
+    expected, expected_found = lending.lending_indicators(plan, C2, *year)
+    computed = []
+    original = lending._indicator_rows
+    monkeypatch.setattr(lending, "_indicator_rows", lambda p, cycle, *a: computed.append(cycle) or original(p, cycle, *a))
+    frame, found = lending.lending_indicators(plan, C2, *year, earlier={C1.isoformat(): stored})
+    assert computed == [C2]                                                  # C1 was not computed again
+    pd.testing.assert_frame_equal(frame, expected)
+    assert found == expected_found
+    assert one(frame, "first_loan_households", "city", "全市")["target"] == 1   # C1's value, from the kept table

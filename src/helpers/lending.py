@@ -1368,6 +1368,29 @@ def cycle_figures(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None,
     return _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, _workdays(plan))
 
 
+FIGURE_VALUE_COLUMNS = ["indicator", "scope", "scope_id", "item", "value"]
+
+
+def figure_values(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """What a later run needs of a cycle's figures (`cycle_figures` rows): each row's key and value, as a table to
+    keep beside the cycle's indicators (`lending_indicators`' `earlier`)."""
+    return pd.DataFrame({
+        "indicator": [r["indicator"] for r in rows],
+        "scope": [r["scope"] for r in rows],
+        "scope_id": [r["scope_id"] for r in rows],
+        "item": pd.Series([r["_item"] for r in rows], dtype="object"),
+        "value": pd.Series([r["value"] for r in rows], dtype="float64"),
+    }, columns=FIGURE_VALUE_COLUMNS)
+
+
+def stored_figures(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`figure_values` read back: rows with the key and the value (None where there is none) of each figure."""
+    return [{"indicator": str(i), "scope": str(s), "scope_id": str(sid), "_item": None if _missing(item) else str(item),
+             "value": None if _missing(value) else float(value)}
+            for i, s, sid, item, value in zip(frame["indicator"], frame["scope"], frame["scope_id"], frame["item"],
+                                              frame["value"])]
+
+
 def lending_indicators(
     plan: Plan,
     cycle: dt.date,
@@ -1377,6 +1400,7 @@ def lending_indicators(
     noloan_year: pd.DataFrame | None,
     *,
     cache: dict | None = None,
+    earlier: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> tuple[pd.DataFrame, list[fd.Finding]]:
     """The lending indicators of `cycle`, each per scope with its target and status.
 
@@ -1393,6 +1417,9 @@ def lending_indicators(
     `cycle_figures` of that cycle: figures found there are used, figures computed are added, so that the previous
     cycle's figures (for ``rising`` targets) are not computed twice, and a caller may compute the figures of many
     cycles in parallel first. Valid only while the frames of the cycles in it stay the same.
+
+    `earlier`: cycle → `stored_figures` of a cycle computed in an earlier run whose inputs have not changed since:
+    the previous cycle's values (``rising`` targets) are taken from there instead of computing that cycle again.
     """
     workdays = _workdays(plan)
     cache = {} if cache is None else cache
@@ -1405,14 +1432,18 @@ def lending_indicators(
 
     previous, previous_cycle = None, None
     if any(t.get("comparator") == "rising" or t.get("baseline") == "previous_cycle" for t in plan.targets):
-        earlier = [c for c in _all_cycles(summary_year, loans_year, applications_year, noloan_year)
-                   if c < cycle.isoformat() and c[:4] == cycle.isoformat()[:4]]
-        if earlier:
-            previous_cycle = earlier[-1]
+        before = [c for c in _all_cycles(summary_year, loans_year, applications_year, noloan_year)
+                  if c < cycle.isoformat() and c[:4] == cycle.isoformat()[:4]]
+        if before:
+            previous_cycle = before[-1]
             prev_hit = cache.get(previous_cycle)
-            prev_rows = prev_hit[0] if prev_hit is not None else _indicator_rows(
-                plan, dt.date.fromisoformat(previous_cycle), summary_year, loans_year, applications_year,
-                noloan_year, workdays)[0]
+            if prev_hit is not None:
+                prev_rows = prev_hit[0]
+            elif earlier is not None and previous_cycle in earlier:
+                prev_rows = earlier[previous_cycle]
+            else:
+                prev_rows = _indicator_rows(plan, dt.date.fromisoformat(previous_cycle), summary_year, loans_year,
+                                            applications_year, noloan_year, workdays)[0]
             previous = {_row_key(r): r for r in prev_rows}
 
     rows = _apply_targets(plan, rows, cycle, previous, previous_cycle)

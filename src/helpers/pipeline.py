@@ -483,6 +483,10 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
             continue
         todo.append((cycle, fingerprint))
     memo: dict = {"frames": {}, "rows": {}}   # cleaned tables read once per cycle; lending figures per cycle
+    # the cycles are recomputed from the first changed one on: the figures of the cycle before it, for
+    # ``rising`` targets, are those kept by the run that computed it
+    memo["earlier"] = _stored_figures(run, cycles[cycles.index(todo[0][0]) - 1]) if todo and todo[0][0] != cycles[0] \
+        else {}
     cleaned: dict[str, list[fd.Finding]] = {}
     if _parallel_indicators(run, [c for c, _ in todo]):
         cleaned, figures = _indicators_in_workers(run, [c for c, _ in todo])
@@ -602,6 +606,12 @@ def _file_signature(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+def _stored_figures(run: Run, cycle: str) -> dict[str, list[dict]]:
+    """{cycle: its lending figures as the run that computed its indicators kept them}, or {} when not kept."""
+    frame = run.catalog.read(cycle, "lending_figures")
+    return {} if frame is None else {cycle: lending.stored_figures(frame)}
+
+
 def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo: dict | None = None) -> None:
     """Year-to-date indicators of one cycle from the cleaned tables of the year so far."""
     plan, cat = run.plan, run.catalog
@@ -614,9 +624,10 @@ def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo:
                 for name in ("bank_summary", "loans", "applications", "noloan_list")}
         found_frame, found = lending.lending_indicators(plan, date, year["bank_summary"], year["loans"],
                                                         year["applications"], year["noloan_list"],
-                                                        cache=memo["rows"])
+                                                        cache=memo["rows"], earlier=memo.get("earlier"))
         frames.append(found_frame)
         out += found
+        cat.write(cycle, "lending_figures", lending.figure_values(memo["rows"][cycle][0]))
     if "guarantee" in plan.ledgers:
         summary = cat.read(cycle, "guarantee_summary")
         detail = cat.read(cycle, "guarantees")
