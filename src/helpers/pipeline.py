@@ -483,10 +483,10 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
             continue
         todo.append((cycle, fingerprint))
     memo: dict = {"frames": {}, "rows": {}}   # cleaned tables read once per cycle; lending figures per cycle
-    # the cycles are recomputed from the first changed one on: the figures of the cycle before it, for
-    # ``rising`` targets, are those kept by the run that computed it
-    memo["earlier"] = _stored_figures(run, cycles[cycles.index(todo[0][0]) - 1]) if todo and todo[0][0] != cycles[0] \
-        else {}
+    # recomputed from the first changed cycle on: the figures of the cycle before it (for ``rising`` targets) are
+    # those kept by the run that computed it
+    first = cycles.index(todo[0][0]) if todo else 0
+    memo["earlier"] = _stored_figures(run, cycles[first - 1]) if first > 0 else {}
     cleaned: dict[str, list[fd.Finding]] = {}
     if _parallel_indicators(run, [c for c, _ in todo]):
         cleaned, figures = _indicators_in_workers(run, [c for c, _ in todo])
