@@ -106,10 +106,14 @@ helpers.report.setup_fonts()
 """
 
 
+def _run_arguments(args: argparse.Namespace) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """`open_run`'s arguments from the command line: cycle, plan, raw, processed, reports (paths made absolute)."""
+    return (args.cycle or None, _absolute(args.plan), _absolute(args.raw), _absolute(args.processed),
+            _absolute(args.reports))
+
+
 def _warm_up_code(args: argparse.Namespace) -> str:
-    run = (args.cycle or None, _absolute(args.plan), _absolute(args.raw), _absolute(args.processed),
-           _absolute(args.reports))
-    return WARM_UP.format(run=repr(run))
+    return WARM_UP.format(run=repr(_run_arguments(args)))
 
 
 def _warm_up(client: Any, code: str) -> None:
@@ -192,21 +196,14 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
 
     from .runs import RunError, open_run
 
-    params = {
-        "cycle": args.cycle or "",
-        "plan": _absolute(args.plan) or "",
-        "raw": _absolute(args.raw),
-        "processed": _absolute(args.processed),
-        "reports": _absolute(args.reports),
-    }
+    arguments = _run_arguments(args)
     try:
-        run = open_run(params["cycle"] or None, params["plan"] or None, params["raw"], params["processed"],
-                       params["reports"])
+        run = open_run(*arguments)
     except RunError as exc:
         print(f"无法运行：{exc}", file=sys.stderr)
         return 2
-    params["cycle"] = run.cycle
-    params["plan"] = str(run.plan.path)
+    raw, processed, reports = arguments[2:]
+    params = {"cycle": run.cycle, "plan": str(run.plan.path), "raw": raw, "processed": processed, "reports": reports}
     # nbconvert (for report.html) is imported while the kernel runs the notebooks and this process waits; the
     # helpers' report module (pandas) only with the last notebook, after the stages that need the most memory
     threading.Thread(target=_import_quietly, args=("nbconvert.exporters",), daemon=True).start()
