@@ -351,6 +351,6 @@ def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(de
             (again / previous / "lending_figures.parquet").unlink()
         computed.clear()
         pipeline.indicators_cycle(pipeline.open_run(last, None, str(demo_dir), str(again), str(tmp_path / "reports")))
-        assert computed == ([last] if kept else [last, previous])
+        assert sorted(computed) == ([last] if kept else [previous, last])
         for c in manifest["cycles"]:
             pd.testing.assert_frame_equal(pd.read_parquet(again / c / "indicators.parquet"), full[c])

@@ -443,6 +443,28 @@ def test_first_loan_differences(result):
     assert one(frame, "first_loan_households_reported", "city", "全市")["value"] == 5
 
 
+def test_one_pass_over_the_year_gives_each_cycle_its_own_figures(plan, year):
+    """`year_figures` indexes the year's loans once for several cycles: each cycle's figures and findings are
+    those computed from the year up to that cycle alone (C2's rows change nothing at C1)."""
+    both = lending.year_figures(plan, [C2, C1], *year)
+    upto_c1 = [None if f is None else f[f["cycle"] == C1.isoformat()].reset_index(drop=True) for f in year]
+    assert both[C1.isoformat()] == lending.cycle_figures(plan, C1, *upto_c1)
+    assert both[C2.isoformat()] == lending.cycle_figures(plan, C2, *year)
+
+    def value(cycle, indicator, scope, scope_id):
+        rows = both[cycle.isoformat()][0]
+        return next(r["value"] for r in rows if (r["indicator"], r["scope"], r["scope_id"]) == (indicator, scope, scope_id))
+
+    # C1: 甲 (工行, 信用, the first claim); C2 adds 乙 丙 丁 戊 (信用) and the first loans of 丁 and 戊
+    assert value(C1, "credit_loan_households", "city", "全市") == 1
+    assert value(C2, "credit_loan_households", "city", "全市") == 5
+    assert value(C1, "first_loan_households", "city", "全市") == 1
+    assert value(C2, "first_loan_households", "city", "全市") == 3
+    # 平城区's list at C1: 甲 己 庚 戊, of whom 甲 had a loan by then
+    assert value(C1, "noloan_conversion_rate", "county", "平城区") == 0.25
+    assert not any(r["scope_id"] == "云冈区" for r in both[C1.isoformat()][0] if r["indicator"] == "noloan_conversion_rate")
+
+
 def test_first_loan_claims_table(year):
     claims = lending.first_loan_claims(year[1], C2)
     assert len(claims) == 7                                   # every 是 flag, the renewal included

@@ -51,6 +51,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -80,6 +81,7 @@ __all__ = [
     "identity_key",
     "lending_indicators",
     "status_for",
+    "year_figures",
 ]
 
 INDICATOR_COLUMNS = [
@@ -764,7 +766,11 @@ def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date) -> pd.DataFrame:
     earlier cycle), `reason` (null, ``renewal`` or ``earlier_cycle``), `earliest_cycle` (the borrower's first
     cycle with any loan), `counted` (the borrower's first valid claim: earliest 发放日期, then cycle, then bank).
     """
-    loans = _upto(loans_year, cycle, _LOAN_COLUMNS)
+    return _claims(_upto(loans_year, cycle, _LOAN_COLUMNS, only=True))
+
+
+def _claims(loans: pd.DataFrame) -> pd.DataFrame:
+    """`first_loan_claims` of the loans `_upto` gave."""
     columns = ["cycle", *_LOAN_COLUMNS, "valid", "reason", "earliest_cycle", "counted"]
     if not len(loans):
         return pd.DataFrame(columns=columns)
@@ -957,32 +963,177 @@ def _stock_rows(plan: Plan, summary_now: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _household_rows(plan: Plan, indicator: str, records: pd.DataFrame, banks: Iterable[str],
+# ---------------------------------------------------------------------------------------------------------------
+# The year's loans and lists indexed once, so that the figures of many cycles take one pass over them
+
+
+_NEVER = np.iinfo(np.int64).max
+
+
+def _first_seen(groups: np.ndarray, keys: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each distinct (group, key) pair of the rows (codes; negative ones are left out): its group, its key and
+    the first cycle position it is seen at."""
+    ok = (groups >= 0) & (keys >= 0)
+    g, k, a = groups[ok].astype(np.int64), keys[ok].astype(np.int64), at[ok].astype(np.int64)
+    if not len(g):
+        return g, k, a
+    width = int(k.max()) + 1
+    pairs, inverse = np.unique(g * width + k, return_inverse=True)
+    first = np.full(len(pairs), _NEVER, dtype=np.int64)
+    np.minimum.at(first, inverse, a)
+    return pairs // width, pairs % width, first
+
+
+def _running_counts(groups: np.ndarray, at: np.ndarray, n_groups: int, n_cycles: int) -> np.ndarray:
+    """counts[g, i]: the items of group g seen at a cycle position ≤ i (a position ≥ n_cycles: never)."""
+    counts = np.zeros((n_groups, n_cycles + 1), dtype=np.int64)
+    np.add.at(counts, (groups, np.minimum(at, n_cycles)), 1)
+    return counts[:, :n_cycles].cumsum(axis=1)
+
+
+def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list]:
+    """Codes (−1 for a missing value) and the distinct values, in the order first seen."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    return codes, list(uniques)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Distinct households year to date at one cycle: city-wide, and per bank, bank category and county (those
+    with any only)."""
+
+    city: int
+    bank: dict[str, int]
+    category: dict[str, int]
+    county: dict[str, int]
+
+
+class _Households:
+    """Distinct households per scope year to date, at every cycle position, from `records` (`borrower_key`,
+    `bank_id`, `county_unit_id` as `_household_frame` gives them) and each record's cycle position. A category
+    counts the records of the plan's banks of that category (as `_scopes_of_banks` groups them)."""
+
+    def __init__(self, plan: Plan, records: pd.DataFrame, at: np.ndarray, n_cycles: int):
+        keys, _ = _factorized(records["borrower_key"])
+        banks, self.banks = _factorized(records["bank_id"])
+        category = {u.id: u.category or "" for u in plan.banks}
+        bank_category, self.categories = _factorized(pd.Series([category.get(b) for b in self.banks], dtype=object))
+        categories = np.append(bank_category, -1).astype(np.int64)[banks]   # a record without a bank: -1
+        counties, self.counties = _factorized(records["county_unit_id"])
+        self._tables = {}
+        for scope, groups, n_groups in (("city", np.zeros(len(keys), dtype=np.int64), 1),
+                                        ("bank", banks, len(self.banks)),
+                                        ("category", categories, len(self.categories)),
+                                        ("county", counties, len(self.counties))):
+            group, _, first = _first_seen(groups, keys, at)
+            self._tables[scope] = _running_counts(group, first, n_groups, n_cycles)
+
+    def at(self, position: int) -> _Counts:
+        def nonzero(names: list, scope: str) -> dict[str, int]:
+            return {name: int(n) for name, n in zip(names, self._tables[scope][:, position]) if n}
+
+        return _Counts(int(self._tables["city"][0, position]), nonzero(self.banks, "bank"),
+                       nonzero(self.categories, "category"), nonzero(self.counties, "county"))
+
+
+class _YearLoans:
+    """The loans and no-loan lists of one year up to the last of `cycles`, indexed once for the year-to-date
+    figures of each of those cycles: who was first seen where and when, so that a cycle's distinct counts are
+    read off running sums instead of counting the year so far again for every cycle.
+
+    First-loan claims are judged once over the whole span: a claim is valid only in its borrower's first cycle
+    with any loan, so a later cycle never changes which claims are valid nor which one counts."""
+
+    def __init__(self, plan: Plan, cycles: list[dt.date], loans_year: pd.DataFrame | None,
+                 noloan_year: pd.DataFrame | None):
+        last = max(cycles)
+        loans = _upto(loans_year, last, _LOAN_COLUMNS, only=True)
+        noloan = _upto(noloan_year, last, ["county_unit_id", "entity_key"], only=True)
+        self.cycles = sorted({*loans["cycle"].unique(), *noloan["cycle"].unique(), *(c.isoformat() for c in cycles)})
+        n = len(self.cycles)
+        loan_at = self._positions(loans["cycle"])
+
+        # which banks sent loans, and how many loan rows there are, up to each cycle
+        banks, self._bank_ids = _factorized(loans["bank_id"])
+        bank_first = np.full(len(self._bank_ids), _NEVER, dtype=np.int64)
+        np.minimum.at(bank_first, banks[banks >= 0], loan_at[banks >= 0])
+        self._bank_first = bank_first
+        self._loan_rows = _running_counts(np.zeros(len(loans), dtype=np.int64), loan_at, 1, n)[0]
+
+        is_credit = ((loans["guarantee_method"] == "信用") & loans["borrower_key"].notna()).to_numpy(dtype=bool)
+        self.credit = _Households(plan, _household_frame(loans[is_credit]), loan_at[is_credit], n)
+
+        claims = _claims(loans)
+        self.counted = claims[claims["counted"]] if len(claims) else claims
+        self.first_loans = _Households(plan, _household_frame(self.counted), self._positions(self.counted["cycle"]), n)
+        # the claims a cycle may have to say something about: a borrower with a loan in an earlier cycle, or a
+        # valid claim another bank's claim counts for (the counted claim is in the same cycle: see above)
+        self.notable = claims
+        if len(claims):
+            winner_bank = claims["borrower_key"].map(pd.Series(
+                _per_value(self.counted["bank_id"], _text), index=self.counted["borrower_key"].tolist(), dtype="object"))
+            other_bank = pd.Series(_per_value(winner_bank, _text), index=claims.index, dtype="object") \
+                != pd.Series(_per_value(claims["bank_id"], _text), index=claims.index, dtype="object")
+            self.notable = claims[(claims["reason"] == EARLIER_CYCLE)
+                                  | (claims["valid"] & ~claims["counted"] & other_bank)]
+
+        # listed households (city-wide and per county) and when each first got a loan
+        listed = noloan[noloan["entity_key"].notna()]
+        keys, _ = _factorized(np.concatenate([listed["entity_key"].to_numpy(dtype=object),
+                                              loans["borrower_key"].to_numpy(dtype=object)]))
+        entity, borrower = keys[:len(listed)], keys[len(listed):]
+        borrowed_first = np.full(int(keys.max()) + 1 if len(keys) else 0, _NEVER, dtype=np.int64)
+        np.minimum.at(borrowed_first, borrower[borrower >= 0], loan_at[borrower >= 0])
+        listed_at = self._positions(listed["cycle"])
+        counties, self.list_counties = _factorized(listed["county_unit_id"])
+        self._listed = {}
+        for scope, groups, n_groups in (("city", np.zeros(len(listed), dtype=np.int64), 1),
+                                        ("county", counties, len(self.list_counties))):
+            group, key, first = _first_seen(groups, entity, listed_at)
+            self._listed[scope] = (_running_counts(group, first, n_groups, n),
+                                   _running_counts(group, np.maximum(first, borrowed_first[key]), n_groups, n))
+
+    def _positions(self, cycles: pd.Series) -> np.ndarray:
+        codes, uniques = _factorized(cycles)
+        lookup = np.array([self.cycles.index(c) for c in uniques] + [-1], dtype=np.int64)
+        return lookup[codes]
+
+    def position(self, cycle: dt.date) -> int:
+        return self.cycles.index(cycle.isoformat())
+
+    def loan_rows(self, position: int) -> int:
+        return int(self._loan_rows[position])
+
+    def loan_banks(self, position: int) -> set[str]:
+        return {b for b, first in zip(self._bank_ids, self._bank_first) if first <= position}
+
+    def listed(self, scope: str, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct listed households and those of them with a loan, per group of `scope`, up to `position`."""
+        listed, got = self._listed[scope]
+        return listed[:, position], got[:, position]
+
+
+def _household_rows(plan: Plan, indicator: str, counts: _Counts, banks: Iterable[str],
                     describe: str, note: str) -> list[dict[str, Any]]:
-    """Distinct borrower counts per city, category, county and bank from a frame of `borrower_key` (never null),
-    `bank_id` and `county_unit_id` (as `_text` gives them, `_household_frame`); every bank in `banks` gets a row
-    (0 when it has none)."""
+    """Distinct borrower counts per city, category, county and bank; every bank in `banks` gets a row (0 when it
+    has none)."""
     rows: list[dict[str, Any]] = []
-    bank_ids = set(banks) | {b for b in records["bank_id"].dropna().unique() if b}
-    per_bank = records.groupby("bank_id", sort=False)["borrower_key"].nunique().to_dict()
+    bank_ids = set(banks) | set(counts.bank)
     for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, bank_ids):
         if scope == "city":
-            count = int(records["borrower_key"].nunique())
+            count = counts.city
         elif scope == "bank":
-            count = int(per_bank.get(members[0], 0))
+            count = counts.bank.get(members[0], 0)
         else:
-            count = int(records.loc[records["bank_id"].isin(members), "borrower_key"].nunique())
+            count = counts.category.get(scope_id, 0)
         category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
         where = "全市" if scope == "city" else ("本类银行" if scope == "category" else "本行")
         rows.append(_row(indicator, scope, scope_id, float(count), f"{where}{describe} {count:,} 户（{note}）",
                          numerator=float(count), bank_id=bank_id, category=category, order=order))
         if scope == "city":
             county_order = {u.id: i for i, u in enumerate(plan.units)}
-            by_county = records[records["county_unit_id"].notna()].groupby("county_unit_id", sort=False)[
-                "borrower_key"].nunique().to_dict()
-            counties = sorted((c for c in by_county if c), key=lambda c: county_order.get(c, 10**6))
-            for county_id in counties:
-                n = int(by_county[county_id])
+            for county_id in sorted(counts.county, key=lambda c: county_order.get(c, 10**6)):
+                n = counts.county[county_id]
                 unit = plan.unit(county_id)
                 rows.append(_row(indicator, "county", _county_label(unit), float(n),
                                  f"所属县区为{_county_label(unit)}的{describe} {n:,} 户（{note}）",
@@ -999,30 +1150,19 @@ def _household_frame(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _first_loan_part(plan: Plan, cycle: dt.date, loans: pd.DataFrame, summary_now: pd.DataFrame,
+def _first_loan_part(plan: Plan, cycle: dt.date, year: _YearLoans, position: int, summary_now: pd.DataFrame,
                      banks: Iterable[str]) -> tuple[list[dict[str, Any]], list[fd.Finding], dict[str, int]]:
-    claims = first_loan_claims(loans, cycle)
-    counted = claims[claims["counted"]] if len(claims) else claims
-    records = _household_frame(counted) if len(counted) else pd.DataFrame(
-        columns=["borrower_key", "bank_id", "county_unit_id"], dtype="object")
-    rows = _household_rows(plan, "first_loan_households", records, banks, "首贷户",
+    counts = year.first_loans.at(position)
+    rows = _household_rows(plan, "first_loan_households", counts, banks, "首贷户",
                            "当年贷款明细中是否首贷户=是的借款人，剔除无还本续贷和此前周期已有贷款的，跨行只计一次，"
                            "计入最先发放的银行")
-    per_bank: dict[str, int] = {}
-    for bank_id in records["bank_id"]:
-        if bank_id:
-            per_bank[bank_id] = per_bank.get(bank_id, 0) + 1
+    per_bank = counts.bank
 
     out: list[fd.Finding] = []
-    current = cycle.isoformat()
-    if len(claims):
-        winner_bank = claims["borrower_key"].map(
-            pd.Series(_per_value(counted["bank_id"], _text), index=counted["borrower_key"].tolist(), dtype="object"))
-        other_bank = pd.Series(_per_value(winner_bank, _text), index=claims.index, dtype="object") \
-            != pd.Series(_per_value(claims["bank_id"], _text), index=claims.index, dtype="object")
-        now = claims[(claims["cycle"] == current)
-                     & ((claims["reason"] == EARLIER_CYCLE) | (claims["valid"] & ~claims["counted"] & other_bank))]
+    now = year.notable[year.notable["cycle"] == cycle.isoformat()]
+    if len(now):
         wanted = set(now.loc[now["valid"], "borrower_key"])
+        counted = year.counted
         first_bank = {r["borrower_key"]: r for r in counted[counted["borrower_key"].isin(wanted)].to_dict("records")}
         for rec in now.to_dict("records"):
             bank = _text(rec["bank"])
@@ -1052,35 +1192,17 @@ def _first_loan_part(plan: Plan, cycle: dt.date, loans: pd.DataFrame, summary_no
     return rows, out, per_bank
 
 
-def _credit_household_rows(plan: Plan, loans: pd.DataFrame, banks: Iterable[str]) -> list[dict[str, Any]]:
-    # only the three columns `_household_frame` reads are filtered (the year's loans are many rows)
-    credit = loans.loc[(loans["guarantee_method"] == "信用") & loans["borrower_key"].notna(),
-                       ["borrower_key", "bank_id", "county_unit_id"]] if len(loans) else loans
-    records = _household_frame(credit) if len(credit) else pd.DataFrame(
-        columns=["borrower_key", "bank_id", "county_unit_id"], dtype="object")
-    return _household_rows(plan, "credit_loan_households", records, banks, "获得信用贷款的借款人",
-                           "当年贷款明细中担保方式为信用，按证件号码去重")
-
-
-def _conversion_rows(plan: Plan, noloan: pd.DataFrame, loans: pd.DataFrame) -> list[dict[str, Any]]:
-    listed = noloan[noloan["entity_key"].notna()] if len(noloan) else noloan
-    if not len(listed):
+def _conversion_rows(plan: Plan, year: _YearLoans, position: int) -> list[dict[str, Any]]:
+    (n_keys,), (n_got,) = year.listed("city", position)
+    if not n_keys:
         return []
-    # object arrays: pandas' isin on Arrow strings turns its argument into Python objects one by one
-    borrowed = loans["borrower_key"].dropna().astype("object").unique() if len(loans) else []
-    rows = []
-    city = listed.drop_duplicates("entity_key")
-    city_got = city["entity_key"].astype("object").isin(borrowed)
-    n_keys, n_got = len(city), int(city_got.sum())
-    rows.append(_row("noloan_conversion_rate", "city", CITY, _ratio(n_got, n_keys),
-                     f"全市名单内当年获得贷款的 {n_got:,} 户 ÷ 名单内 {n_keys:,} 户",
-                     numerator=float(n_got), denominator=float(n_keys)))
+    rows = [_row("noloan_conversion_rate", "city", CITY, _ratio(n_got, n_keys),
+                 f"全市名单内当年获得贷款的 {n_got:,} 户 ÷ 名单内 {n_keys:,} 户",
+                 numerator=float(n_got), denominator=float(n_keys))]
     order = {u.id: i for i, u in enumerate(plan.units)}
-    per = listed[listed["county_unit_id"].notna()].drop_duplicates(["county_unit_id", "entity_key"])
-    per = per.assign(_got=per["entity_key"].astype("object").isin(borrowed))
-    counts = per.groupby("county_unit_id", sort=False)["_got"].agg(["size", "sum"])
-    for county_id in sorted(counts.index, key=lambda c: order.get(c, 10**6)):
-        n_keys, n_got = int(counts.at[county_id, "size"]), int(counts.at[county_id, "sum"])
+    listed, got = year.listed("county", position)
+    present = [(c, int(n), int(g)) for c, n, g in zip(year.list_counties, listed, got) if n]
+    for county_id, n_keys, n_got in sorted(present, key=lambda p: order.get(p[0], 10**6)):
         label = _county_label(plan.unit(county_id))
         rows.append(_row("noloan_conversion_rate", "county", label, _ratio(n_got, n_keys),
                          f"{label}名单内当年获得贷款的 {n_got:,} 户 ÷ 名单内 {n_keys:,} 户",
@@ -1159,26 +1281,26 @@ def _plan_rows(plan: Plan, summary_now: pd.DataFrame, first_per_bank: dict[str, 
     return rows
 
 
-def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None, loans_year: pd.DataFrame | None,
-                    applications_year: pd.DataFrame | None, noloan_year: pd.DataFrame | None,
-                    workdays: int) -> tuple[list[dict[str, Any]], list[fd.Finding]]:
+def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None, year: _YearLoans,
+                    applications_year: pd.DataFrame | None, workdays: int
+                    ) -> tuple[list[dict[str, Any]], list[fd.Finding]]:
     out: list[fd.Finding] = []
     summary = _upto(summary_year, cycle, ["bank_id", "bank", *_AMOUNT_ROLES, *_COUNT_ROLES, "transfer_pricing_bp",
                                           "file", "sheet", "row"])
     summary_now = summary[(summary["cycle"] == cycle.isoformat()) & summary["bank_id"].notna()]
     summary_now = summary_now.drop_duplicates("bank_id", keep="last")
-    loans = _upto(loans_year, cycle, _LOAN_COLUMNS, only=True)
-    noloan = _upto(noloan_year, cycle, ["county_unit_id", "entity_key"], only=True)
+    position = year.position(cycle)
 
-    banks = set(summary_now["bank_id"]) | set(loans["bank_id"].dropna().unique())
+    banks = set(summary_now["bank_id"]) | year.loan_banks(position)
     rows = _stock_rows(plan, summary_now)
     first_per_bank: dict[str, int] = {}
-    if len(loans):   # without any 贷款明细 this year there is nothing to count, not zero households
-        rows += _credit_household_rows(plan, loans, banks)
-        first_rows, first_findings, first_per_bank = _first_loan_part(plan, cycle, loans, summary_now, banks)
+    if year.loan_rows(position):   # without any 贷款明细 this year there is nothing to count, not zero households
+        rows += _household_rows(plan, "credit_loan_households", year.credit.at(position), banks,
+                                "获得信用贷款的借款人", "当年贷款明细中担保方式为信用，按证件号码去重")
+        first_rows, first_findings, first_per_bank = _first_loan_part(plan, cycle, year, position, summary_now, banks)
         rows += first_rows
         out += first_findings
-    rows += _conversion_rows(plan, noloan, loans)
+    rows += _conversion_rows(plan, year, position)
     apps, app_findings = application_status(applications_year, cycle, workdays)
     out += app_findings
     rows += _reply_rows(plan, apps, workdays)
@@ -1365,7 +1487,25 @@ def cycle_figures(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None,
     """The figures of `cycle` before targets are applied, and the findings about its rows: the expensive part of
     `lending_indicators`, which takes them from its `cache` when a caller computed them already (the same
     arguments)."""
-    return _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, _workdays(plan))
+    return year_figures(plan, [cycle], summary_year, loans_year, applications_year, noloan_year)[cycle.isoformat()]
+
+
+def year_figures(plan: Plan, cycles: Iterable[dt.date], summary_year: pd.DataFrame | None,
+                 loans_year: pd.DataFrame | None, applications_year: pd.DataFrame | None,
+                 noloan_year: pd.DataFrame | None) -> dict[str, tuple[list[dict[str, Any]], list[fd.Finding]]]:
+    """`cycle_figures` of each of `cycles` (ISO text → figures and findings), the loans and lists of each year
+    gone through once for all its cycles: about the cost of the latest cycle alone."""
+    workdays = _workdays(plan)
+    wanted = sorted(set(cycles))
+    # a frame without a `cycle` column is each cycle's own (`_upto`): such cycles cannot share one pass
+    undated = any(f is not None and len(f) and "cycle" not in f.columns for f in (loans_year, noloan_year))
+    groups = [[c] for c in wanted] if undated else [list(g) for _, g in groupby(wanted, key=lambda c: c.year)]
+    out: dict[str, tuple[list[dict[str, Any]], list[fd.Finding]]] = {}
+    for group in groups:
+        year = _YearLoans(plan, group, loans_year, noloan_year)
+        for cycle in group:
+            out[cycle.isoformat()] = _indicator_rows(plan, cycle, summary_year, year, applications_year, workdays)
+    return out
 
 
 FIGURE_VALUE_COLUMNS = ["indicator", "scope", "scope_id", "item", "value"]
@@ -1416,35 +1556,29 @@ def lending_indicators(
     `cache`: a dict a caller computing several cycles of one year passes to every call, cycle (ISO text) →
     `cycle_figures` of that cycle: figures found there are used, figures computed are added, so that the previous
     cycle's figures (for ``rising`` targets) are not computed twice, and a caller may compute the figures of many
-    cycles in parallel first. Valid only while the frames of the cycles in it stay the same.
+    cycles first (`year_figures`, one pass). Valid only while the frames of the cycles in it stay the same.
 
     `earlier`: cycle → `stored_figures` of a cycle computed in an earlier run whose inputs have not changed since:
     the previous cycle's values (``rising`` targets) are taken from there instead of computing that cycle again.
     """
-    workdays = _workdays(plan)
     cache = {} if cache is None else cache
-    hit = cache.get(cycle.isoformat())
-    if hit is not None:
-        rows, out = hit[0], list(hit[1])
-    else:
-        rows, out = _indicator_rows(plan, cycle, summary_year, loans_year, applications_year, noloan_year, workdays)
-        cache[cycle.isoformat()] = (rows, list(out))
-
-    previous, previous_cycle = None, None
+    current = cycle.isoformat()
+    previous_cycle = None
     if any(t.get("comparator") == "rising" or t.get("baseline") == "previous_cycle" for t in plan.targets):
         before = [c for c in _all_cycles(summary_year, loans_year, applications_year, noloan_year)
-                  if c < cycle.isoformat() and c[:4] == cycle.isoformat()[:4]]
-        if before:
-            previous_cycle = before[-1]
-            prev_hit = cache.get(previous_cycle)
-            if prev_hit is not None:
-                prev_rows = prev_hit[0]
-            elif earlier is not None and previous_cycle in earlier:
-                prev_rows = earlier[previous_cycle]
-            else:
-                prev_rows = _indicator_rows(plan, dt.date.fromisoformat(previous_cycle), summary_year, loans_year,
-                                            applications_year, noloan_year, workdays)[0]
-            previous = {_row_key(r): r for r in prev_rows}
+                  if c < current and c[:4] == current[:4]]
+        previous_cycle = before[-1] if before else None
+    missing = [] if current in cache else [current]
+    if previous_cycle is not None and previous_cycle not in cache and previous_cycle not in (earlier or {}):
+        missing.insert(0, previous_cycle)
+    if missing:      # both in one pass when both are needed
+        cache.update(year_figures(plan, [dt.date.fromisoformat(c) for c in missing], summary_year, loans_year,
+                                  applications_year, noloan_year))
+    rows, out = cache[current][0], list(cache[current][1])
+    previous = None
+    if previous_cycle is not None:
+        prev_rows = cache[previous_cycle][0] if previous_cycle in cache else earlier[previous_cycle]
+        previous = {_row_key(r): r for r in prev_rows}
 
     rows = _apply_targets(plan, rows, cycle, previous, previous_cycle)
     frame = pd.DataFrame(rows, columns=[*INDICATOR_COLUMNS, "_order", "_item"]) if rows else pd.DataFrame(

@@ -308,9 +308,6 @@ def _main_not_rerun() -> Iterator[None]:
 
 
 _WORKER_PLAN: Plan | None = None   # in a worker: the plan of the task being run
-# in a worker: the cleaned tables its `_worker_figures` tasks read (each task needs every cycle up to its own);
-# gone with the worker, which `_indicators_in_workers` ends when the figures are computed
-_WORKER_FRAMES: dict = {}
 
 
 def _worker_read(path: str, root: str, cache_file: str) -> tuple[bytes, bool]:
@@ -469,9 +466,9 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     run's (trends need each cycle's figures). A cycle is recomputed only when its inputs or those of an earlier
     cycle changed since last time. Returns the run cycle's indicators.
 
-    When many cycles are to be computed (a first run on a year of ledgers), the cleaning and the year-to-date
-    lending figures of each cycle are computed by worker processes first; the targets are then applied here,
-    cycle after cycle."""
+    The cycles to recompute are cleaned first (by worker processes when there are many), then their lending
+    figures are computed in one pass over the year's loans (`lending.year_figures`), and the targets applied cycle
+    after cycle."""
     cat = run.catalog
     cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
     inputs: list[dict] = []
@@ -482,18 +479,24 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
         if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
             continue
         todo.append((cycle, fingerprint))
-    memo: dict = {"frames": {}, "rows": {}}   # cleaned tables read once per cycle; lending figures per cycle
-    # recomputed from the first changed cycle on: the figures of the cycle before it (for ``rising`` targets) are
-    # those kept by the run that computed it
-    first = cycles.index(todo[0][0]) if todo else 0
-    memo["earlier"] = _stored_figures(run, cycles[first - 1]) if first > 0 else {}
-    cleaned: dict[str, list[fd.Finding]] = {}
-    if _parallel_indicators(run, [c for c, _ in todo]):
-        cleaned, figures = _indicators_in_workers(run, [c for c, _ in todo])
-        memo["rows"].update(figures)
+    cleaned = _clean_cycles(run, [c for c, _ in todo])
+    lending_year: dict[str, pd.DataFrame] = {}
+    figures: dict[str, tuple] = {}
+    earlier: dict[str, list[dict]] = {}
+    if todo and ("lending" in run.plan.ledgers or "noloan" in run.plan.ledgers):
+        lending_year = {name: _load_year(run, name, todo[-1][0], lending.INPUT_COLUMNS.get(name))
+                        for name in ("bank_summary", "loans", "applications", "noloan_list")}
+        wanted = [c for c, _ in todo]
+        # recomputed from the first changed cycle on: the figures of the cycle before it (for ``rising`` targets)
+        # are those kept by the run that computed it, or computed again in the same pass
+        first = cycles.index(wanted[0])
+        if first > 0:
+            earlier = _stored_figures(run, cycles[first - 1])
+            if not earlier:
+                wanted.insert(0, cycles[first - 1])
+        figures = lending.year_figures(run.plan, [dt.date.fromisoformat(c) for c in wanted], *lending_year.values())
     for cycle, fingerprint in todo:
-        found = cleaned[cycle] if cycle in cleaned else _clean_cycle(run, cycle)
-        _indicators(run, cycle, found, memo)
+        _indicators(run, cycle, cleaned[cycle], lending_year, figures, earlier)
         cat.write_json(cycle, "indicators", fingerprint)
     result = cat.read(run.cycle, "indicators")
     return result if result is not None else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
@@ -502,28 +505,25 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
 PARALLEL_MIN_LOAN_BYTES = 4 * 2**20   # loans_raw Parquet bytes to clean before worker processes pay off
 
 
-def _parallel_indicators(run: Run, cycles: list[str]) -> bool:
+def _clean_cycles(run: Run, cycles: list[str]) -> dict[str, list[fd.Finding]]:
+    """`_clean_cycle` of each cycle (its findings), by worker processes when there is enough to clean."""
+    if not _parallel_cleaning(run, cycles):
+        return {c: _clean_cycle(run, c) for c in cycles}
+    folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
+    try:
+        cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}   # the largest first
+        return {c: cleaning[c].result() for c in cycles}
+    finally:
+        stop_workers()   # nothing after this stage needs them before the report, and they hold memory
+
+
+def _parallel_cleaning(run: Run, cycles: list[str]) -> bool:
     if len(cycles) < 3 or not can_use_workers(run):
         return False
     if not ({"lending", "noloan"} & set(run.plan.ledgers)):
         return False
     size = sum(run.catalog.path(c, "loans_raw").stat().st_size for c in cycles if run.catalog.exists(c, "loans_raw"))
     return size >= PARALLEL_MIN_LOAN_BYTES
-
-
-def _indicators_in_workers(run: Run, cycles: list[str]) -> tuple[dict[str, list[fd.Finding]], dict[str, tuple]]:
-    """Clean every cycle, then compute each cycle's lending figures (`lending.cycle_figures`) but the last's, in
-    worker processes, the longest (latest) first. The last cycle, the largest, is left to this process after
-    the workers have ended, so that no two processes hold the whole year's loans at once."""
-    folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
-    try:
-        cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}
-        cleaned = {c: future.result() for c, future in cleaning.items()}
-        figuring = {c: submit(run, _worker_figures, folders, c) for c in reversed(cycles[:-1])}
-        figures = {c: future.result() for c, future in figuring.items()}
-    finally:
-        stop_workers()   # they keep the year's loans they read (`_WORKER_FRAMES`); this process now reads them too
-    return cleaned, figures
 
 
 def _worker_run(folders: tuple[str, str, str], cycle: str) -> Run:
@@ -534,15 +534,6 @@ def _worker_run(folders: tuple[str, str, str], cycle: str) -> Run:
 
 def _worker_clean(folders: tuple[str, str, str], cycle: str) -> list[fd.Finding]:
     return _clean_cycle(_worker_run(folders, cycle), cycle)
-
-
-def _worker_figures(folders: tuple[str, str, str], cycle: str) -> tuple:
-    run = _worker_run(folders, cycle)
-    year = {name: _load_year(run, name, cycle, _WORKER_FRAMES, lending.INPUT_COLUMNS.get(name))
-            for name in ("bank_summary", "loans", "applications", "noloan_list")}
-    rows, found = lending.cycle_figures(run.plan, dt.date.fromisoformat(cycle), year["bank_summary"], year["loans"],
-                                        year["applications"], year["noloan_list"])
-    return rows, found
 
 
 def _raw(run: Run, cycle: str, name: str) -> pd.DataFrame:
@@ -577,33 +568,17 @@ def _clean_cycle(run: Run, cycle: str) -> list[fd.Finding]:
     return out
 
 
-def _load_year(run: Run, name: str, cycle: str, memo: dict, columns: list[str] | None = None) -> pd.DataFrame:
-    """`Catalog.load_year`, each cycle's table read from its Parquet file once while that file stays the same
-    (`memo` keeps what was read, for the calls that follow); only `columns` (those present) when given."""
+def _load_year(run: Run, name: str, cycle: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """`Catalog.load_year`, only the `columns` each cycle's file has when given."""
     frames = []
     for c in run.catalog.year_cycles(cycle):
         path = run.catalog.path(c, name)
-        key = (str(path), None if columns is None else tuple(columns))
-        signature = _file_signature(path)
-        hit = memo.get(key)
-        if hit is None or hit[0] != signature:
-            wanted = None
-            if columns is not None and signature is not None:
-                present = set(pq.read_schema(path).names)
-                wanted = [col for col in columns if col in present]
-            hit = memo[key] = (signature, run.catalog.read(c, name, wanted))
-        if hit[1] is not None:
-            frames.append(hit[1].assign(cycle=c))
+        if not path.is_file():
+            continue
+        present = set(pq.read_schema(path).names)
+        wanted = None if columns is None else [col for col in columns if col in present]
+        frames.append(run.catalog.read(c, name, wanted).assign(cycle=c))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _file_signature(path: Path) -> tuple[int, int, int] | None:
-    """Which version of a file this is (every processed file is replaced whole, never written in place)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _stored_figures(run: Run, cycle: str) -> dict[str, list[dict]]:
@@ -612,22 +587,22 @@ def _stored_figures(run: Run, cycle: str) -> dict[str, list[dict]]:
     return {} if frame is None else {cycle: lending.stored_figures(frame)}
 
 
-def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], memo: dict | None = None) -> None:
-    """Year-to-date indicators of one cycle from the cleaned tables of the year so far."""
+def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], lending_year: dict[str, pd.DataFrame],
+                figures: dict[str, tuple], earlier: dict[str, list[dict]]) -> None:
+    """Year-to-date indicators of one cycle: its lending figures (computed already in `figures`, by cycle) with
+    their targets applied, from the year's cleaned tables (`lending_year`, up to the last cycle recomputed; later
+    rows are ignored), and its guarantee indicators."""
     plan, cat = run.plan, run.catalog
     date = dt.date.fromisoformat(cycle)
-    memo = {"frames": {}, "rows": {}} if memo is None else memo
     frames = []
     out = list(cleaning_findings)
     if "lending" in plan.ledgers or "noloan" in plan.ledgers:
-        year = {name: _load_year(run, name, cycle, memo["frames"], lending.INPUT_COLUMNS.get(name))
-                for name in ("bank_summary", "loans", "applications", "noloan_list")}
-        found_frame, found = lending.lending_indicators(plan, date, year["bank_summary"], year["loans"],
-                                                        year["applications"], year["noloan_list"],
-                                                        cache=memo["rows"], earlier=memo.get("earlier"))
+        found_frame, found = lending.lending_indicators(plan, date, lending_year["bank_summary"], lending_year["loans"],
+                                                        lending_year["applications"], lending_year["noloan_list"],
+                                                        cache=figures, earlier=earlier)
         frames.append(found_frame)
         out += found
-        cat.write(cycle, "lending_figures", lending.figure_values(memo["rows"][cycle][0]))
+        cat.write(cycle, "lending_figures", lending.figure_values(figures[cycle][0]))
     if "guarantee" in plan.ledgers:
         summary = cat.read(cycle, "guarantee_summary")
         detail = cat.read(cycle, "guarantees")
