@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 CYCLE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -103,8 +104,10 @@ def is_workday(date: dt.date) -> bool:
         ) from exc
 
 
+@lru_cache(maxsize=4096)
 def add_workdays(date: dt.date, count: int) -> dt.date:
-    """The `count`-th working day after `date` (the day itself not counted)."""
+    """The `count`-th working day after `date` (the day itself not counted). Remembered: the figures of every cycle
+    of a year ask for the same days again."""
     day = date
     found = 0
     while found < count:

@@ -321,6 +321,12 @@ def _keys(ids: pd.Series, names: pd.Series) -> list:
     return [k if k is not None else n for k, n in zip(by_id, by_name)]
 
 
+def _as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`frame.to_dict("records")`, column by column (much faster on Arrow-backed text columns)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
+
+
 def _records(frame: pd.DataFrame, positions) -> list[dict[str, Any]]:
     """The rows at `positions` as `to_dict("records")` gives them (for findings about a few rows)."""
     return frame.iloc[list(positions)].to_dict("records") if len(positions) else []
@@ -1066,16 +1072,22 @@ class _YearLoans:
         claims = _claims(loans)
         self.counted = claims[claims["counted"]] if len(claims) else claims
         self.first_loans = _Households(plan, _household_frame(self.counted), self._positions(self.counted["cycle"]), n)
-        # the claims a cycle may have to say something about: a borrower with a loan in an earlier cycle, or a
-        # valid claim another bank's claim counts for (the counted claim is in the same cycle: see above)
-        self.notable = claims
+        # the claims a cycle may have to say something about (cycle → records): a borrower with a loan in an
+        # earlier cycle, or a valid claim another bank's claim counts for; and those counted claims by borrower
+        # (the counted claim of a valid one is in the same cycle: see above)
+        self.notable: dict[str, list[dict[str, Any]]] = {}
+        self.winners: dict[str, dict[str, Any]] = {}
         if len(claims):
             winner_bank = claims["borrower_key"].map(pd.Series(
                 _per_value(self.counted["bank_id"], _text), index=self.counted["borrower_key"].tolist(), dtype="object"))
             other_bank = pd.Series(_per_value(winner_bank, _text), index=claims.index, dtype="object") \
                 != pd.Series(_per_value(claims["bank_id"], _text), index=claims.index, dtype="object")
-            self.notable = claims[(claims["reason"] == EARLIER_CYCLE)
-                                  | (claims["valid"] & ~claims["counted"] & other_bank)]
+            notable = claims[(claims["reason"] == EARLIER_CYCLE) | (claims["valid"] & ~claims["counted"] & other_bank)]
+            for rec in _as_records(notable):
+                self.notable.setdefault(rec["cycle"], []).append(rec)
+            wanted = set(notable.loc[notable["valid"], "borrower_key"])
+            winners = self.counted[self.counted["borrower_key"].isin(wanted)]
+            self.winners = {rec["borrower_key"]: rec for rec in _as_records(winners)}
 
         # listed households (city-wide and per county) and when each first got a loan
         listed = noloan[noloan["entity_key"].notna()]
@@ -1159,27 +1171,22 @@ def _first_loan_part(plan: Plan, cycle: dt.date, year: _YearLoans, position: int
     per_bank = counts.bank
 
     out: list[fd.Finding] = []
-    now = year.notable[year.notable["cycle"] == cycle.isoformat()]
-    if len(now):
-        wanted = set(now.loc[now["valid"], "borrower_key"])
-        counted = year.counted
-        first_bank = {r["borrower_key"]: r for r in counted[counted["borrower_key"].isin(wanted)].to_dict("records")}
-        for rec in now.to_dict("records"):
-            bank = _text(rec["bank"])
-            who = _who(rec["borrower"], rec["borrower_id"])
-            if rec["reason"] == EARLIER_CYCLE:
-                out.append(fd.warning(
-                    "first_loan_had_earlier_loan",
-                    f"{who} 在 {rec['earliest_cycle']} 周期的贷款明细中已有贷款，本期填报为首贷户不予认定",
+    for rec in year.notable.get(cycle.isoformat(), []):
+        bank = _text(rec["bank"])
+        who = _who(rec["borrower"], rec["borrower_id"])
+        if rec["reason"] == EARLIER_CYCLE:
+            out.append(fd.warning(
+                "first_loan_had_earlier_loan",
+                f"{who} 在 {rec['earliest_cycle']} 周期的贷款明细中已有贷款，本期填报为首贷户不予认定",
+                **_place(rec, LOANS, "is_first_loan", bank)))
+        elif rec["valid"] and not rec["counted"]:
+            winner = year.winners.get(rec["borrower_key"])
+            if winner is not None and _text(winner["bank_id"]) != _text(rec["bank_id"]):
+                out.append(fd.info(
+                    "first_loan_claimed_twice",
+                    f"{who} 同时被「{_text(winner['bank']) or '未知银行'}」（{winner['cycle']} 周期，发放日期 "
+                    f"{_date(winner['loan_date']) or '未填'}）报为首贷户；全市只计一次，计入最先发放的银行",
                     **_place(rec, LOANS, "is_first_loan", bank)))
-            elif rec["valid"] and not rec["counted"]:
-                winner = first_bank.get(rec["borrower_key"])
-                if winner is not None and _text(winner["bank_id"]) != _text(rec["bank_id"]):
-                    out.append(fd.info(
-                        "first_loan_claimed_twice",
-                        f"{who} 同时被「{_text(winner['bank']) or '未知银行'}」（{winner['cycle']} 周期，发放日期 "
-                        f"{_date(winner['loan_date']) or '未填'}）报为首贷户；全市只计一次，计入最先发放的银行",
-                        **_place(rec, LOANS, "is_first_loan", bank)))
     for rec in summary_now.to_dict("records"):
         reported = _int(rec.get("first_loan_households_reported"))
         bank_id = rec["bank_id"]
