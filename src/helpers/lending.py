@@ -1072,8 +1072,8 @@ class _YearLoans:
         claims = _claims(loans)
         self.counted = claims[claims["counted"]] if len(claims) else claims
         self.first_loans = _Households(plan, _household_frame(self.counted), self._positions(self.counted["cycle"]), n)
-        # the claims a cycle may have to say something about (cycle → records): a borrower with a loan in an
-        # earlier cycle, or a valid claim another bank's claim counts for; and those counted claims by borrower
+        # the claims one of `cycles` may have to say something about (cycle → records): a borrower with a loan in
+        # an earlier cycle, or a valid claim another bank's claim counts for; and those counted claims by borrower
         # (the counted claim of a valid one is in the same cycle: see above)
         self.notable: dict[str, list[dict[str, Any]]] = {}
         self.winners: dict[str, dict[str, Any]] = {}
@@ -1082,7 +1082,8 @@ class _YearLoans:
                 _per_value(self.counted["bank_id"], _text), index=self.counted["borrower_key"].tolist(), dtype="object"))
             other_bank = pd.Series(_per_value(winner_bank, _text), index=claims.index, dtype="object") \
                 != pd.Series(_per_value(claims["bank_id"], _text), index=claims.index, dtype="object")
-            notable = claims[(claims["reason"] == EARLIER_CYCLE) | (claims["valid"] & ~claims["counted"] & other_bank)]
+            notable = claims[((claims["reason"] == EARLIER_CYCLE) | (claims["valid"] & ~claims["counted"] & other_bank))
+                             & claims["cycle"].isin([c.isoformat() for c in cycles])]
             for rec in _as_records(notable):
                 self.notable.setdefault(rec["cycle"], []).append(rec)
             wanted = set(notable.loc[notable["valid"], "borrower_key"])
