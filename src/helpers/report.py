@@ -144,6 +144,18 @@ def setup_fonts() -> str:
     return family
 
 
+def prepare_charts() -> None:
+    """Load what a run's first chart would otherwise wait for: pyplot, and the CJK font read and its glyphs
+    indexed (a few Chinese characters drawn). The kernel does this while `taizhang run` starts up."""
+    import matplotlib.pyplot as plt
+
+    setup_fonts()
+    fig = plt.figure(figsize=(1, 1))
+    fig.text(0, 0, "台账图表 0.5%")
+    fig.canvas.draw()
+    plt.close(fig)
+
+
 def _cjk_font_dir() -> Path | None:
     try:
         import mplfonts
