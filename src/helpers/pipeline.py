@@ -284,8 +284,12 @@ def _in_worker(plan_path: str, fn, args: tuple):
 
 
 def _give_back_memory() -> None:
-    """Return freed heap to the system (glibc keeps it otherwise), so that an idle worker does not hold on to the
-    memory of the largest workbook it read, nor the kernel to that of a stage it finished."""
+    """Return freed memory to the system (glibc's heap and Arrow's memory pool both keep it otherwise), so that an
+    idle worker does not hold on to the memory of the largest workbook it read or cycle it cleaned, nor the kernel
+    to that of a stage it finished."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     try:
         import ctypes
 
@@ -498,6 +502,8 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     for cycle, fingerprint in todo:
         _indicators(run, cycle, cleaned[cycle], lending_year, figures, earlier)
         cat.write_json(cycle, "indicators", fingerprint)
+    del lending_year, figures
+    _give_back_memory()      # the year's loans: the report stage that follows needs none of it
     result = cat.read(run.cycle, "indicators")
     return result if result is not None else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
 
