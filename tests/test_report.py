@@ -113,3 +113,58 @@ def test_lights_chart_moves_counts_that_do_not_fit_their_segment_to_the_bar_end(
     assert "3" not in texts and "2" not in texts
     assert "红 3" in texts and "橙 2" in texts                 # narrow ones are named after the bar
     plt.close(fig)
+
+
+def _history(values):
+    return pd.DataFrame({"indicator": "credit_loan_share", "scope": "category", "scope_id": "国有大型银行",
+                         "cycle": ["2022-05-10", "2022-05-25", "2022-06-10"], "value": values})
+
+
+def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tmp_path, monkeypatch):
+    """With `keep_charts`, a chart drawn from the same inputs before is shown from its PNG file: the same bytes as
+    drawing it, without drawing. Other data is another chart; `prune` removes the charts the report did not use."""
+    import matplotlib.figure
+
+    from helpers.paths import Folders
+
+    def draw(values):
+        return report_indicators.trend_by_scope_chart(_history(values), "credit_loan_share", "category", "信用贷款占比")
+
+    drawn = report._png(draw([0.10, 0.12, 0.13]))               # no cache: a figure
+    folders = Folders.of(tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
+    monkeypatch.setattr(report, "_CHART_CACHE", None)
+    charts = report.keep_charts(folders.processed / "2022-06-10" / "charts", folders)
+    first = draw([0.10, 0.12, 0.13])
+    assert isinstance(first, report.ChartImage) and first.png == drawn
+    assert len(list(charts.folder.glob("*.png"))) == 1
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("drawn again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(matplotlib.figure.Figure, "savefig", no_drawing)
+        charts = report.keep_charts(charts.folder, folders)      # the next run
+        assert draw([0.10, 0.12, 0.13]).png == drawn
+    charts = report.keep_charts(charts.folder, folders)
+    other = draw([0.10, 0.12, 0.14])                           # one value changed: drawn and kept anew
+    assert other.png != drawn
+    charts.prune()
+    assert [p.read_bytes() for p in charts.folder.glob("*.png")] == [other.png]
+    # an argument whose content cannot be told: drawn each time, nothing kept
+    assert charts.key(report_indicators.trend_by_scope_chart, (object(),), {}) is None
+
+
+def test_the_report_page_does_not_depend_on_cell_ids(tmp_path):
+    """Papermill gives the parameters cell it adds a random id; the page is the same whatever the ids."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    pages = []
+    for ids in (("a1", "b2"), ("zz9", "q")):
+        nb = new_notebook(cells=[new_code_cell("x", id=ids[0]), new_code_cell("y", id=ids[1])])
+        for cell, text in zip(nb.cells, ("<p>一</p>", "<p>二</p>")):
+            cell.outputs = [new_output("display_data", data={"text/html": text})]
+        path = tmp_path / f"{ids[0]}.ipynb"
+        nbformat.write(nb, str(path))
+        pages.append(report.render_report(path))
+    assert pages[0] == pages[1] and "一" in pages[0] and "二" in pages[0]

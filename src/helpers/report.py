@@ -6,9 +6,12 @@ Nothing here computes a figure; it only formats what the earlier stages wrote.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -17,6 +20,7 @@ import pandas as pd
 from .findings import SEVERITIES, SEVERITY_LABELS, code_label
 from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
+from .paths import Folders, atomic_path
 from .plan import ROLE_LEAD, Plan
 from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
 
@@ -173,6 +177,125 @@ def _in_notebook() -> bool:
         return False
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Charts kept between runs
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    """A chart drawn already, as PNG (`show` displays it as it would the figure)."""
+
+    png: bytes
+
+
+class ChartCache:
+    """Charts a run drew, kept as PNG files named by a digest of everything they are drawn from: the chart
+    function, the content of its arguments, the helpers' code and the versions of matplotlib and the font. A rerun
+    whose data did not change shows them without drawing them again; since the same chart gives the same bytes,
+    a kept chart is exactly the chart that would be drawn. `prune` removes those the last report did not show."""
+
+    def __init__(self, folder: Path, folders: Folders):
+        import matplotlib
+
+        from .pipeline import code_digest
+
+        self.folder = folder
+        self.folders = folders
+        self.salt = f"{code_digest()}|{matplotlib.__version__}|{_font_version()}".encode()
+        self.used: set[str] = set()
+
+    def key(self, fn: Callable, args: tuple, kwargs: dict) -> str | None:
+        """The digest of a call, or None when an argument's content cannot be told (the chart is then drawn)."""
+        digest = hashlib.sha256(self.salt + fn.__module__.encode() + fn.__qualname__.encode())
+        for value in (*args, *sorted(kwargs.items())):
+            part = _content_digest(value)
+            if part is None:
+                return None
+            digest.update(part)
+        return digest.hexdigest()[:40]
+
+    def get(self, key: str) -> bytes | None:
+        path = self.folder / f"{key}.png"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return None
+        self.used.add(key)
+        return data
+
+    def put(self, key: str, png: bytes) -> None:
+        with atomic_path(self.folder / f"{key}.png", self.folders) as tmp:
+            tmp.write_bytes(png)
+        self.used.add(key)
+
+    def prune(self) -> None:
+        if self.folder.is_dir():
+            for path in self.folder.glob("*.png"):
+                if path.stem not in self.used:
+                    path.unlink()
+
+
+_CHART_CACHE: ChartCache | None = None
+
+
+def keep_charts(folder: Path, folders: Folders) -> ChartCache:
+    """Keep the charts drawn from now on in `folder` (inside the processed folder), and show those kept there
+    when their inputs are the same. Returns the cache, whose `prune` ends the report."""
+    global _CHART_CACHE
+    _CHART_CACHE = ChartCache(folder, folders)
+    return _CHART_CACHE
+
+
+def kept_chart(fn: Callable) -> Callable:
+    """A chart function whose chart is taken from the `keep_charts` folder when it was drawn from the same inputs
+    before (a `ChartImage` is returned then, and for a chart drawn and kept now); without a cache, the figure."""
+
+    @functools.wraps(fn)
+    def chart(*args: Any, **kwargs: Any) -> Any:
+        cache = _CHART_CACHE
+        key = cache.key(fn, args, kwargs) if cache is not None else None
+        if key is None:
+            return fn(*args, **kwargs)
+        png = cache.get(key)
+        if png is None:
+            fig = fn(*args, **kwargs)
+            if fig is None:
+                return None
+            png = _png(fig)
+            cache.put(key, png)
+        return ChartImage(png)
+
+    return chart
+
+
+def _content_digest(value: Any) -> bytes | None:
+    if isinstance(value, tuple):
+        parts = [_content_digest(v) for v in value]
+        return None if any(p is None for p in parts) else b"(" + b",".join(parts) + b")"   # type: ignore[arg-type]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return repr((type(value).__name__, value)).encode()
+    if isinstance(value, pd.DataFrame):
+        rows = pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+        shape = repr(([str(c) for c in value.columns], [str(d) for d in value.dtypes])).encode()
+        return hashlib.sha256(shape + rows).digest()
+    if isinstance(value, Plan):
+        path = getattr(value, "path", None)
+        return hashlib.sha256(Path(path).read_bytes()).digest() if path else None
+    return None
+
+
+def _font_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("mplfonts")
+    except Exception:   # noqa: BLE001 - no font package: the fallback fonts, whatever they are
+        return "-"
+
+
+@kept_chart
 def lights_chart(status: pd.DataFrame, plan: Plan):
     """Stacked horizontal bars: lights per task list."""
     import matplotlib.pyplot as plt
@@ -221,18 +344,25 @@ def legend_beside(ax) -> None:
 
 
 def show(fig) -> None:
-    """Display a figure once in a notebook, as PNG, and free it (the inline backend would otherwise show it
-    twice). Saved as laid out by the chart (`tight_layout`), not cropped again: the inline backend's
-    bbox_inches="tight" draws every figure twice. No software tag, so the same chart gives the same bytes."""
+    """Display a figure (or a `ChartImage`) once in a notebook, as PNG, and free it (the inline backend would
+    otherwise show it twice)."""
+    from IPython.display import Image, display
+
+    display(Image(data=fig.png if isinstance(fig, ChartImage) else _png(fig), format="png"))
+
+
+def _png(fig) -> bytes:
+    """The figure as PNG, and the figure freed. Saved as laid out by the chart (`tight_layout`), not cropped
+    again: the inline backend's bbox_inches="tight" draws every figure twice. No software tag, so the same chart
+    gives the same bytes."""
     import io
 
     import matplotlib.pyplot as plt
-    from IPython.display import Image, display
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)
-    display(Image(data=buffer.getvalue(), format="png"))
+    return buffer.getvalue()
 
 
 def show_parts(parts: Iterable[Any]) -> None:
@@ -246,6 +376,7 @@ def show_parts(parts: Iterable[Any]) -> None:
             show(part)
 
 
+@kept_chart
 def trend_chart(history: pd.DataFrame):
     """Lights by colour over the year's cycles (history: cycle, light, count)."""
     import matplotlib.pyplot as plt
@@ -542,6 +673,8 @@ def render_report(notebook: Path) -> str:
             return html, resources
 
     nb = nbformat.read(str(notebook), as_version=4)
+    for number, cell in enumerate(nb.cells):   # papermill gives the cell it adds a random id: same run, same page
+        cell["id"] = f"c{number}"
     # no heading anchors: nbconvert writes an empty one as "<a ... />", which a browser takes as an <a> left open
     # (the rest of the page would become one link)
     exporter = _Exporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,

@@ -11,7 +11,7 @@ import pandas as pd
 from .guarantee import guarantee_history
 from .lending import INDICATORS, first_loan_differences
 from .reconcile import LIGHT_LABELS
-from .report import LIGHT_COLOURS, esc, legend_beside, light_chip, num, pct, setup_fonts, table
+from .report import LIGHT_COLOURS, esc, kept_chart, legend_beside, light_chip, num, pct, setup_fonts, table
 
 CITY_SCOPE = "city"
 GUARANTEE_LABELS = {
@@ -128,6 +128,7 @@ def _fig(width: float = 8, height: float = 3.4):
     return fig, ax
 
 
+@kept_chart
 def trend_by_scope_chart(history: pd.DataFrame, indicator: str, scope: str, title: str, *, percent: bool = True,
                          target_line: float | None = None):
     """One line per scope_id over the year's cycles."""
@@ -150,6 +151,7 @@ def trend_by_scope_chart(history: pd.DataFrame, indicator: str, scope: str, titl
     return fig
 
 
+@kept_chart
 def bars_chart(indicators: pd.DataFrame, indicator: str, scope: str, title: str, *, percent: bool = False,
                target_line: float | None = None, horizontal: bool = False):
     rows = indicators[(indicators["indicator"] == indicator) & (indicators["scope"] == scope)].dropna(subset=["value"])
@@ -175,6 +177,7 @@ def bars_chart(indicators: pd.DataFrame, indicator: str, scope: str, title: str,
     return fig
 
 
+@kept_chart
 def guarantee_chart(history_indicators: pd.DataFrame):
     """Leverage (line, left axis) and in-force balance (bars, right axis) of the city over the year's cycles."""
     hist = guarantee_history(history_indicators)
