@@ -97,12 +97,15 @@ def _import_quietly(module: str) -> None:
 
 
 # What every run does first or needs later, done while the kernel would otherwise wait for this process: the
-# helpers imported, the worker processes started when the run will read much (they import the helpers too), pyplot
-# and the chart font loaded. `{run}`: the run's arguments, as `open_run` takes them.
+# helpers imported, the chart font registered; for a first run of the cycle, which reads much and draws every
+# chart, the worker processes started (they import the helpers too) and pyplot and the font loaded (a rerun
+# mostly shows charts kept from the last run). `{run}`: the run's arguments, as `open_run` takes them.
 WARM_UP = """
 import helpers.feedback, helpers.pipeline, helpers.report
-helpers.pipeline.start_workers_for_first_run(*{run})
-helpers.report.prepare_charts()
+if helpers.pipeline.start_workers_for_first_run(*{run}):
+    helpers.report.prepare_charts()
+else:
+    helpers.report.setup_fonts()
 """
 
 

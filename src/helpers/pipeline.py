@@ -219,15 +219,18 @@ def start_workers() -> None:
 
 
 def start_workers_for_first_run(cycle: str | None, plan: str | None, raw: str | None, processed: str | None,
-                                reports: str | None) -> None:
+                                reports: str | None) -> bool:
     """`start_workers` when the run's cycle was never ingested into its processed folder (a first run reads the
-    year's workbooks with them); a rerun may need none, and the stage that does starts them."""
+    year's workbooks with them); a rerun may need none, and the stage that does starts them. True for a first
+    run."""
     try:
         run = open_run(cycle, plan, raw, processed, reports)
     except RunError:
-        return      # the run itself says what is wrong
-    if run.catalog.read_json(run.cycle, "ingest") is None:
-        start_workers()
+        return False      # the run itself says what is wrong
+    if run.catalog.read_json(run.cycle, "ingest") is not None:
+        return False
+    start_workers()
+    return True
 
 
 def _submit(fn, *args):
