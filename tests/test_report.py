@@ -152,6 +152,7 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
     assert [p.read_bytes() for p in charts.folder.glob("*.png")] == [other.png]
     # an argument whose content cannot be told: drawn each time, nothing kept
     assert charts.key(report_indicators.trend_by_scope_chart, (object(),), {}) is None
+    assert charts.key(report_indicators.trend_by_scope_chart, (pd.DataFrame({"a": [[1, 2]]}),), {}) is None
 
 
 def test_the_report_page_does_not_depend_on_cell_ids(tmp_path):

@@ -277,7 +277,10 @@ def _content_digest(value: Any) -> bytes | None:
     if value is None or isinstance(value, (str, int, float, bool)):
         return repr((type(value).__name__, value)).encode()
     if isinstance(value, pd.DataFrame):
-        rows = pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+        try:
+            rows = pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+        except TypeError:    # a cell holding a list or a dict: not hashed, the chart is drawn
+            return None
         shape = repr(([str(c) for c in value.columns], [str(d) for d in value.dtypes])).encode()
         return hashlib.sha256(shape + rows).digest()
     if isinstance(value, Plan):
