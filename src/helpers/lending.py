@@ -15,7 +15,7 @@ Cleaning (one cycle at a time)
     Identity of a borrower, applicant or listed household (`borrower_key`, `applicant_key`, `entity_key`): the
     normalised 证件号码; when it is missing, ``名称:`` followed by the normalised name.
 
-Indicators (`lending_indicators`, year to date)
+Indicators (`lending_indicators`, year to date; `year_figures` for many cycles of a year in one pass)
     Stock figures come from the current cycle's 主要指标 rows; start-of-year figures from the 年初 columns.
     Category and city figures are ratios of summed balances over the banks that reported both parts, never
     averages of bank rates. Flows and households come from 贷款明细 of every cycle of the year up to this one.

@@ -584,8 +584,10 @@ def _load_year(run: Run, name: str, cycle: str, columns: list[str] | None = None
         path = run.catalog.path(c, name)
         if not path.is_file():
             continue
-        present = set(pq.read_schema(path).names)
-        wanted = None if columns is None else [col for col in columns if col in present]
+        wanted = None
+        if columns is not None:
+            present = set(pq.read_schema(path).names)
+            wanted = [col for col in columns if col in present]
         frames.append(run.catalog.read(c, name, wanted).assign(cycle=c))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
