@@ -8,6 +8,7 @@ by hand in the comments beside it.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -463,6 +464,71 @@ def test_one_pass_over_the_year_gives_each_cycle_its_own_figures(plan, year):
     # 平城区's list at C1: 甲 己 庚 戊, of whom 甲 had a loan by then
     assert value(C1, "noloan_conversion_rate", "county", "平城区") == 0.25
     assert not any(r["scope_id"] == "云冈区" for r in both[C1.isoformat()][0] if r["indicator"] == "noloan_conversion_rate")
+
+
+def test_year_figures_count_households_as_sets_of_the_year_so_far_do(plan):
+    """A random year of four cycles (borrowers shared by banks, counties and cycles, some without 证件号码, 信用
+    and other loans, 首贷 flags and renewals, no-loan lists that change): at every cycle, the households the one
+    pass counts per scope are those plain sets of the rows up to that cycle give."""
+    rng = random.Random(20221)
+    cycles = [dt.date(2022, 4, 10), dt.date(2022, 4, 25), dt.date(2022, 5, 10), dt.date(2022, 5, 25)]
+    before = dict(zip(cycles, [dt.date(2022, 3, 25), *cycles[:-1]]))
+    people = [(f"企业{i}", make_uscc(f"91140200MA0K{i:05d}")) for i in range(30)] + [(f"个体户{i}", None) for i in range(6)]
+    senders = [("工行测试分行", "icbc"), ("农行测试分行", "abc"), ("测试农商行", "rcb")]
+    loans_frames, noloan_frames = [], []
+    for cyc in cycles:
+        for bank, unit in senders:
+            rows = []
+            for r in range(rng.randint(0, 10)):
+                who, ident = rng.choice(people)
+                day = before[cyc] + dt.timedelta(days=rng.randint(1, (cyc - before[cyc]).days))
+                rows.append(loan(who, ident, day, float(rng.randint(1, 9) * 10), method=rng.choice(["信用", "保证", "抵押"]),
+                                 first=rng.random() < 0.5, renewal=rng.random() < 0.15,
+                                 county=rng.choice(["平城区", "云冈区", None]), row=4 + r))
+            if rows:
+                cleaned, _ = lending.clean_loans(loans_raw(rows, f"{bank}{cyc:%m%d}.xlsx", unit), plan, cyc, before[cyc])
+                loans_frames.append(cleaned.assign(cycle=cyc.isoformat()))
+        for county, unit in (("平城区", "pingcheng"), ("云冈区", "yungang")):
+            listed = [(who, ident, county) for who, ident in rng.sample(people, 8)]
+            cleaned, _ = lending.clean_noloan(noloan_raw(listed, f"{county}名单{cyc:%m%d}.xlsx", unit), plan)
+            noloan_frames.append(cleaned.assign(cycle=cyc.isoformat()))
+    loans_year, noloan_year = pd.concat(loans_frames, ignore_index=True), pd.concat(noloan_frames, ignore_index=True)
+
+    figures = lending.year_figures(plan, cycles, None, loans_year, None, noloan_year)
+    bank_names = {u.id: u.name for u in plan.banks}
+    for cyc in cycles:
+        value = {(r["indicator"], r["scope"], r["scope_id"]): r["value"] for r in figures[cyc.isoformat()][0]}
+        upto = loans_year[loans_year["cycle"] <= cyc.isoformat()]
+        credit = upto[upto["guarantee_method"] == "信用"]
+        first_cycle = upto.groupby("borrower_key")["cycle"].min()
+        valid = upto[upto["is_first_loan"] & ~upto["is_renewal"]
+                     & (upto["cycle"] == upto["borrower_key"].map(first_cycle))]
+        # a first-loan household counts for its bank and county of the earliest valid claim
+        counted = valid.sort_values(["loan_date", "cycle", "bank", "file", "row"]).drop_duplicates("borrower_key")
+        for indicator, rows in (("credit_loan_households", credit), ("first_loan_households", counted)):
+            assert value[(indicator, "city", "全市")] == rows["borrower_key"].nunique()
+            assert value[(indicator, "category", "国有大型银行")] == \
+                rows.loc[rows["bank_id"].isin(["icbc", "abc"]), "borrower_key"].nunique()
+            for county_id, label in (("pingcheng", "平城区"), ("yungang", "云冈区")):
+                n = rows.loc[rows["county_unit_id"] == county_id, "borrower_key"].nunique()
+                assert value.get((indicator, "county", label), 0) == n
+        for unit, name in bank_names.items():
+            assert value[("credit_loan_households", "bank", name)] == \
+                credit.loc[credit["bank_id"] == unit, "borrower_key"].nunique()
+        listed = noloan_year[noloan_year["cycle"] <= cyc.isoformat()]
+        borrowed = set(upto["borrower_key"])
+        keys = set(listed["entity_key"])
+        city = next(r for r in figures[cyc.isoformat()][0]
+                    if (r["indicator"], r["scope"]) == ("noloan_conversion_rate", "city"))
+        assert (city["numerator"], city["denominator"]) == (len(keys & borrowed), len(keys))
+        per_county = {r["scope_id"]: (r["numerator"], r["denominator"]) for r in figures[cyc.isoformat()][0]
+                      if (r["indicator"], r["scope"]) == ("noloan_conversion_rate", "county")}
+        expected = {}
+        for county_id, label in (("pingcheng", "平城区"), ("yungang", "云冈区")):
+            keys = set(listed.loc[listed["county_unit_id"] == county_id, "entity_key"])
+            if keys:
+                expected[label] = (len(keys & borrowed), len(keys))
+        assert per_county == expected and len(expected) == 2
 
 
 def test_first_loan_claims_table(year):
