@@ -46,7 +46,9 @@ PYTHON = VENV / "bin" / "python"
 STAGES = {"01": "ingest", "02": "reconcile", "03": "indicators", "04": "report"}
 _STAGE_LINE = re.compile(r"^\s*(\d\d)_\w+\.ipynb 完成（([0-9.]+) 秒）")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-TARGETS = {"cold_vs_naive": 0.4, "cold_vs_naive_year": 0.4, "warm_vs_cold": 0.5, "resend_vs_cold": 0.6,
+# the issue's targets; cold_vs_naive_year (the naive read of every workbook the cold run reads) is shown beside
+# them for comparison only
+TARGETS = {"cold_vs_naive": 0.4, "warm_vs_cold": 0.5, "resend_vs_cold": 0.6,
            "peak_gib": 1.5, "demo_cold_s": 15.0}
 
 NAIVE = r"""
@@ -265,7 +267,8 @@ def table(result: dict) -> str:
                 + f"{run['peak_rss'] / 2**20:9.0f}")
         ratios = scale["ratios"]
         lines.append("         ratios: " + "  ".join(
-            f"{k} {v:.2f} (target ≤ {TARGETS[k]})" for k, v in ratios.items()))
+            f"{k} {v:.2f} " + (f"(target ≤ {TARGETS[k]})" if k in TARGETS else "(for comparison: the same workbooks)")
+            for k, v in ratios.items()))
     if result.get("demo"):
         d = result["demo"]
         lines.append(f"demo cold: {d['wall']:.1f} s (target < {TARGETS['demo_cold_s']:.0f} s), peak "
