@@ -68,7 +68,7 @@ NOTEBOOK_CELLS = {
                       "tables = pipeline.cycle_tables(run)\n"
                       "outputs = pipeline.start_outputs(run)  # 汇总表、单位反馈页和下期模板：在后台进程中生成\n"
                       "charts = report.keep_charts(run.folders.cycle_processed(run.cycle) / \"charts\", run.folders)"
-                      "  # 数据未变的图表沿用上次所绘\n"
+                      "  # 数据未变的图表直接沿用上次所绘\n"
                       "display(HTML(report.title_block(run.plan, run.cycle, run.previous, run.note)),\n"
                       '        metadata={"taizhang_title": f"{run.plan.title} {run.cycle} 台账报告"})'),
         new_markdown_cell("## 一、总体情况"),
@@ -99,7 +99,7 @@ NOTEBOOK_CELLS = {
         new_code_cell("from helpers import feedback\n\n"
                       "outputs.wait()\n"
                       "pipeline.stop_workers()  # 本次运行不再需要后台进程\n"
-                      "charts.prune()  # 本次未用到的旧图表\n"
+                      "charts.prune()  # 删除本次报告未用到的旧图表\n"
                       "display(HTML(feedback.links_html(run)))"),
         new_markdown_cell("## 附录：数据质量问题"),
         new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"
