@@ -206,13 +206,8 @@ class ChartCache:
 
     def key(self, fn: Callable, args: tuple, kwargs: dict) -> str | None:
         """The digest of a call, or None when an argument's content cannot be told (the chart is then drawn)."""
-        digest = hashlib.sha256(self.salt + fn.__module__.encode() + fn.__qualname__.encode())
-        for value in (*args, *sorted(kwargs.items())):
-            part = _content_digest(value)
-            if part is None:
-                return None
-            digest.update(part)
-        return digest.hexdigest()[:40]
+        part = _content_digest((fn.__module__, fn.__qualname__, args, tuple(sorted(kwargs.items()))))
+        return None if part is None else hashlib.sha256(self.salt + part).hexdigest()[:40]
 
     def get(self, key: str) -> bytes | None:
         path = self.folder / f"{key}.png"
@@ -271,9 +266,12 @@ def kept_chart(fn: Callable) -> Callable:
 
 
 def _content_digest(value: Any) -> bytes | None:
+    """Bytes that differ whenever `value`'s content does (a tuple's parts each preceded by its length), or None."""
     if isinstance(value, tuple):
         parts = [_content_digest(v) for v in value]
-        return None if any(p is None for p in parts) else b"(" + b",".join(parts) + b")"   # type: ignore[arg-type]
+        if any(p is None for p in parts):
+            return None
+        return b"(" + b"".join(len(p).to_bytes(8, "big") + p for p in parts) + b")"   # type: ignore[arg-type]
     if value is None or isinstance(value, (str, int, float, bool)):
         return repr((type(value).__name__, value)).encode()
     if isinstance(value, pd.DataFrame):
