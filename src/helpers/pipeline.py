@@ -38,7 +38,7 @@ INGEST_VERSION = 1   # bump when ingest output changes, so cached cycles are rea
 
 
 def _plan_digest(plan: Plan) -> str:
-    return hashlib.sha256(plan.path.read_bytes()).hexdigest() if plan.path else plan.id
+    return plan.file_digest or plan.id
 
 
 def ingest(run: Run) -> pd.DataFrame:

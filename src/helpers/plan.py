@@ -8,6 +8,7 @@ every problem with its place (`lists[1].tasks[4].lead[0]`), not just the first.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -119,6 +120,12 @@ class Plan:
     collectives: dict[str, tuple[str, ...]]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+
+    @cached_property
+    def file_digest(self) -> str | None:
+        """sha256 (hex) of the plan file, read once per plan: what results made with this plan are keyed on. None
+        for a plan built in memory."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path else None
 
     # ----- units -----
     @cached_property

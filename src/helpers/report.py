@@ -282,8 +282,7 @@ def _content_digest(value: Any) -> bytes | None:
         shape = repr(([str(c) for c in value.columns], [str(d) for d in value.dtypes])).encode()
         return hashlib.sha256(shape + rows).digest()
     if isinstance(value, Plan):
-        path = getattr(value, "path", None)
-        return hashlib.sha256(Path(path).read_bytes()).digest() if path else None
+        return None if value.file_digest is None else value.file_digest.encode()
     return None
 
 

@@ -652,8 +652,8 @@ def output_fingerprint(run, tables: Sequence[str], **extra: Any) -> dict:
     for name in tables:
         path = run.catalog.path(run.cycle, name)
         files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    plan = run.plan.path.read_bytes() if getattr(run.plan, "path", None) else repr(run.plan.id).encode()
-    return {"tables": files, "plan": hashlib.sha256(plan).hexdigest(), "code": code_digest(), "cycle": run.cycle,
+    plan = run.plan.file_digest or hashlib.sha256(repr(run.plan.id).encode()).hexdigest()
+    return {"tables": files, "plan": plan, "code": code_digest(), "cycle": run.cycle,
             **{k: str(v) for k, v in extra.items()}}
 
 
