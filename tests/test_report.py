@@ -136,20 +136,20 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
     charts = report.keep_charts(folders.processed / "2022-06-10" / "charts", folders)
     first = draw([0.10, 0.12, 0.13])
     assert isinstance(first, report.ChartImage) and first.png == drawn
-    assert len(list(charts.folder.glob("*.png"))) == 1
+    assert len(list(charts.files.folder.glob("*.png"))) == 1
 
     def no_drawing(*args, **kwargs):
         raise AssertionError("drawn again")
 
     with monkeypatch.context() as patched:
         patched.setattr(matplotlib.figure.Figure, "savefig", no_drawing)
-        charts = report.keep_charts(charts.folder, folders)      # the next run
+        charts = report.keep_charts(charts.files.folder, folders)      # the next run
         assert draw([0.10, 0.12, 0.13]).png == drawn
-    charts = report.keep_charts(charts.folder, folders)
+    charts = report.keep_charts(charts.files.folder, folders)
     other = draw([0.10, 0.12, 0.14])                           # one value changed: drawn and kept anew
     assert other.png != drawn
     charts.prune()
-    assert [p.read_bytes() for p in charts.folder.glob("*.png")] == [other.png]
+    assert [p.read_bytes() for p in charts.files.folder.glob("*.png")] == [other.png]
     # an argument whose content cannot be told: drawn each time, nothing kept
     assert charts.key(report_indicators.trend_by_scope_chart, (object(),), {}) is None
     assert charts.key(report_indicators.trend_by_scope_chart, (pd.DataFrame({"a": [[1, 2]]}),), {}) is None

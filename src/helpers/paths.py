@@ -98,6 +98,44 @@ def atomic_path(final: Path, folders: Folders) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+class KeptFiles:
+    """Files a run keeps for the next ones in a folder of the processed tree, one per key (`<key><suffix>`),
+    written atomically. `read` gives a file's bytes and `keep` marks a key used once its content proved usable;
+    `write` marks it too; `prune` removes the files of the keys this run did not use."""
+
+    def __init__(self, folder: Path, suffix: str, folders: Folders):
+        self.folder = folder
+        self.suffix = suffix
+        self.folders = folders
+        self.used: set[str] = set()
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}{self.suffix}"
+
+    def has(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except OSError:
+            return None
+
+    def keep(self, key: str) -> None:
+        self.used.add(key)
+
+    def write(self, key: str, data: bytes) -> None:
+        with atomic_path(self.path(key), self.folders) as tmp:
+            tmp.write_bytes(data)
+        self.keep(key)
+
+    def prune(self) -> None:
+        if self.folder.is_dir():
+            for path in self.folder.glob(f"*{self.suffix}"):
+                if path.name.removesuffix(self.suffix) not in self.used:
+                    path.unlink()
+
+
 @contextmanager
 def atomic_dir(final: Path, folders: Folders) -> Iterator[Path]:
     """Build a whole folder under a temporary name, then swap it in; on failure the old folder stays."""

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from . import findings as fd
 from . import guarantee, ledgers, lending, reconcile, sources
 from .catalog import Catalog
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, atomic_path
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, KeptFiles
 from .plan import Plan, load_plan
 from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F401 - the notebooks' entry points
 
@@ -120,7 +120,7 @@ def _read_cycle(run: Run, cycle: str, paths: list[Path], digests: dict[str, str]
             if time.perf_counter() - started >= CACHE_MIN_SECONDS:
                 cache.put(key, ledger)
         read.append(ledger)
-    cache.prune()
+    cache.files.prune()
     return read
 
 
@@ -143,6 +143,7 @@ class _Readers:
         return self
 
     def _submit(self) -> None:
+        folders = _worker_folders(self.run)
         for cycle, paths, _, digests, _ in self.todo:
             cycle_dir = self.run.folders.cycle_raw(cycle)
             cache = self.caches[cycle] = WorkbookCache(self.run, cycle)
@@ -150,12 +151,10 @@ class _Readers:
             for p in paths:
                 name = sources.relative_name(p, cycle_dir)
                 key = cache.key(name, digests.get(name) or _sha256(p))
-                if cache.has(key):
+                if cache.files.has(key):
                     jobs.append(("cached", key))
                     continue
-                target = cache.folder / f"{key}.pickle"
-                self.run.folders.check_writable(target)
-                jobs.append(("read", key, submit(self.run, _worker_read, str(p), str(cycle_dir), str(target))))
+                jobs.append(("read", key, submit(self.run, _worker_read, folders, cycle, str(p), key)))
             self.jobs[cycle] = jobs
 
     def has(self, cycle: str) -> bool:
@@ -173,9 +172,9 @@ class _Readers:
                 data, kept = job[2].result()
                 ledger = pickle.loads(data)
                 if kept:
-                    cache.used.add(job[1])
+                    cache.files.keep(job[1])
             read.append(ledger)
-        cache.prune()
+        cache.files.prune()
         return read
 
     def __exit__(self, *exc) -> None:
@@ -317,19 +316,16 @@ def _main_not_rerun() -> Iterator[None]:
 _WORKER_PLAN: Plan | None = None   # in a worker: the plan of the task being run
 
 
-def _worker_read(path: str, root: str, cache_file: str) -> tuple[bytes, bool]:
-    """Read one workbook in a worker; keep it at `cache_file` (checked by the caller) when that took a while.
-    Returns the pickled `WorkbookLedger`: pickled once, for the cache file and for the way back alike."""
+def _worker_read(folders: tuple[str, str, str], cycle: str, path: str, key: str) -> tuple[bytes, bool]:
+    """Read one workbook of `cycle` in a worker; keep it in the cycle's `WorkbookCache` under `key` when that took
+    a while. Returns the pickled `WorkbookLedger`: pickled once, for the cache file and for the way back alike."""
+    run = _worker_run(folders, cycle)
     started = time.perf_counter()
-    ledger = ledgers.read_ledger(sources.read_workbook(Path(path), root=Path(root)), _WORKER_PLAN)
+    ledger = ledgers.read_ledger(sources.read_workbook(Path(path), root=run.folders.cycle_raw(cycle)), run.plan)
     kept = time.perf_counter() - started >= CACHE_MIN_SECONDS
     data = pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL)
     if kept:
-        target = Path(cache_file)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        WorkbookCache(run, cycle).files.write(key, data)
     return data, kept
 
 
@@ -339,42 +335,28 @@ class WorkbookCache:
     by the suite (atomically, like every processed file); entries no file of the cycle uses any more are removed."""
 
     def __init__(self, run: Run, cycle: str):
-        self.run = run
-        self.folder = run.folders.cycle_processed(cycle) / "workbooks"
+        self.files = KeptFiles(run.folders.cycle_processed(cycle) / "workbooks", ".pickle", run.folders)
         self.salt = f"{INGEST_VERSION}|{_plan_digest(run.plan)}|{code_digest()}"
-        self.used: set[str] = set()
 
     def key(self, name: str, sha256: str) -> str:
         return hashlib.sha256(f"{self.salt}|{name}|{sha256}".encode()).hexdigest()[:40]
 
-    def has(self, key: str) -> bool:
-        return (self.folder / f"{key}.pickle").is_file()
-
     def get(self, key: str) -> ledgers.WorkbookLedger | None:
-        path = self.folder / f"{key}.pickle"
-        if not path.is_file():
+        data = self.files.read(key)
+        if data is None:
             return None
         try:
-            with path.open("rb") as handle:
-                ledger = pickle.load(handle)
-        except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+            ledger = pickle.loads(data)
+        except (EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
                 pickle.UnpicklingError):          # a damaged or foreign entry: the file is read again
             return None
         if not isinstance(ledger, ledgers.WorkbookLedger):
             return None
-        self.used.add(key)
+        self.files.keep(key)
         return ledger
 
     def put(self, key: str, ledger: ledgers.WorkbookLedger) -> None:
-        with atomic_path(self.folder / f"{key}.pickle", self.run.folders) as tmp:
-            tmp.write_bytes(pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL))
-        self.used.add(key)
-
-    def prune(self) -> None:
-        if self.folder.is_dir():
-            for path in self.folder.glob("*.pickle"):
-                if path.stem not in self.used:
-                    path.unlink()
+        self.files.write(key, pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 @lru_cache(maxsize=1)
@@ -518,7 +500,7 @@ def _clean_cycles(run: Run, cycles: list[str]) -> dict[str, list[fd.Finding]]:
     """`_clean_cycle` of each cycle (its findings), by worker processes when there is enough to clean."""
     if not _parallel_cleaning(run, cycles):
         return {c: _clean_cycle(run, c) for c in cycles}
-    folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
+    folders = _worker_folders(run)
     try:
         cleaning = {c: submit(run, _worker_clean, folders, c) for c in reversed(cycles)}   # the largest first
         return {c: cleaning[c].result() for c in cycles}
@@ -533,6 +515,11 @@ def _parallel_cleaning(run: Run, cycles: list[str]) -> bool:
         return False
     size = sum(run.catalog.path(c, "loans_raw").stat().st_size for c in cycles if run.catalog.exists(c, "loans_raw"))
     return size >= PARALLEL_MIN_LOAN_BYTES
+
+
+def _worker_folders(run: Run) -> tuple[str, str, str]:
+    """The run's folders as a worker task takes them (`_worker_run`)."""
+    return str(run.folders.raw), str(run.folders.processed), str(run.folders.reports)
 
 
 def _worker_run(folders: tuple[str, str, str], cycle: str) -> Run:
@@ -647,7 +634,7 @@ class Outputs:
         self.earlier: list[tuple[str, object]] = []   # jobs an earlier notebook started, still under way
         if not can_use_workers(run):
             return
-        folders = (str(run.folders.raw), str(run.folders.processed), str(run.folders.reports))
+        folders = _worker_folders(run)
         self.jobs = []
         for what in which:
             key = (str(run.folders.processed), run.cycle, what)

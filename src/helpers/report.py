@@ -20,7 +20,7 @@ import pandas as pd
 from .findings import SEVERITIES, SEVERITY_LABELS, code_label
 from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
-from .paths import Folders, atomic_path
+from .paths import Folders, KeptFiles
 from .plan import ROLE_LEAD, Plan
 from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
 
@@ -199,10 +199,8 @@ class ChartCache:
 
         from .pipeline import code_digest
 
-        self.folder = folder
-        self.folders = folders
+        self.files = KeptFiles(folder, ".png", folders)
         self.salt = f"{code_digest()}|{matplotlib.__version__}|{_font_version()}".encode()
-        self.used: set[str] = set()
 
     def key(self, fn: Callable, args: tuple, kwargs: dict) -> str | None:
         """The digest of a call, or None when an argument's content cannot be told (the chart is then drawn)."""
@@ -210,26 +208,17 @@ class ChartCache:
         return None if part is None else hashlib.sha256(self.salt + part).hexdigest()[:40]
 
     def get(self, key: str) -> bytes | None:
-        path = self.folder / f"{key}.png"
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = self.files.read(key)
+        if data is None or not data.startswith(b"\x89PNG\r\n\x1a\n"):
             return None
-        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-            return None
-        self.used.add(key)
+        self.files.keep(key)
         return data
 
     def put(self, key: str, png: bytes) -> None:
-        with atomic_path(self.folder / f"{key}.png", self.folders) as tmp:
-            tmp.write_bytes(png)
-        self.used.add(key)
+        self.files.write(key, png)
 
     def prune(self) -> None:
-        if self.folder.is_dir():
-            for path in self.folder.glob("*.png"):
-                if path.stem not in self.used:
-                    path.unlink()
+        self.files.prune()
 
 
 _CHART_CACHE: ChartCache | None = None
