@@ -51,11 +51,8 @@ def open_run(
 
     When the default raw folder holds no cycle, the demo folders are used instead and `Run.note` says so, so a
     notebook opened on a fresh clone still runs top to bottom."""
-    try:
-        plan_obj = load_plan(resolve_plan(str(repo_path(plan)) if plan else None))
-    except (PlanError, FileNotFoundError) as exc:
-        raise RunError(str(exc)) from exc
-    folders = Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
+    plan_obj = run_plan(plan)
+    folders = run_folders(raw, processed, reports)
     catalog = Catalog(folders, plan_obj.report_days)
     note = None
     if not catalog.raw_cycles() and Path(raw) == DEFAULT_RAW and Path(processed) == DEFAULT_PROCESSED:
@@ -68,10 +65,29 @@ def open_run(
         if not cycles:
             raise RunError(f"原始数据目录 {folders.raw} 中没有周期文件夹（应为 YYYY-MM-DD，如 2022-06-25）")
         cycle = cycles[-1]
-    try:
-        parse_cycle(cycle, plan_obj.report_days)
-    except CycleError as exc:
-        raise RunError(str(exc)) from exc
+    report_date(cycle, plan_obj)
     if not folders.cycle_raw(cycle).is_dir():
         raise RunError(f"找不到周期文件夹 {folders.cycle_raw(cycle)}")
     return Run(plan_obj, folders, cycle, catalog, note)
+
+
+def run_plan(plan: str | Path | None) -> Plan:
+    """The plan file given (relative to the repository) or the default one, read and checked; a RunError (one
+    Chinese line) when it cannot be used."""
+    try:
+        return load_plan(resolve_plan(str(repo_path(plan)) if plan else None))
+    except (PlanError, FileNotFoundError) as exc:
+        raise RunError(str(exc)) from exc
+
+
+def run_folders(raw: str | Path, processed: str | Path, reports: str | Path) -> Folders:
+    """The run's folders, relative ones taken from the repository."""
+    return Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
+
+
+def report_date(cycle: str, plan: Plan) -> dt.date:
+    """The cycle's date, which must be one of the plan's report dates; a RunError otherwise."""
+    try:
+        return parse_cycle(cycle, plan.report_days)
+    except CycleError as exc:
+        raise RunError(str(exc)) from exc

@@ -37,12 +37,13 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .catalog import Catalog
-from .cycles import CycleError, next_cycle as _next_cycle, parse_cycle, previous_cycle
+from .cycles import next_cycle as _next_cycle, parse_cycle, previous_cycle
 from .formats import FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES
-from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, Folders, atomic_dir, repo_path, resolve_plan
+from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, atomic_dir
 from .pipeline import Run, RunError, code_digest, open_run
-from .plan import Plan, PlanError, Task, TaskList, Unit, load_plan
+from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, effective_milestones
+from .runs import report_date, run_folders, run_plan
 from .tables import Column, SheetFormat
 from .identifiers import mask_ids_in_text
 
@@ -674,20 +675,14 @@ def open_for_next(
         run = open_run(None, plan, raw, processed, reports)
         nxt = _next_cycle(run.date, run.plan.report_days).isoformat()
     else:
-        try:
-            plan_obj = load_plan(resolve_plan(str(repo_path(plan)) if plan else None))
-        except (PlanError, FileNotFoundError) as exc:
-            raise RunError(str(exc)) from exc
-        try:
-            date = parse_cycle(next_cycle, plan_obj.report_days)
-        except CycleError as exc:
-            raise RunError(str(exc)) from exc
+        plan_obj = run_plan(plan)
+        date = report_date(next_cycle, plan_obj)
         nxt = date.isoformat()
         base = previous_cycle(date, plan_obj.report_days).isoformat()
         try:
             run = open_run(base, plan, raw, processed, reports)
         except RunError:
-            folders = Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
+            folders = run_folders(raw, processed, reports)
             run = Run(plan_obj, folders, base, Catalog(folders, plan_obj.report_days),
                       note=f"上期（{base}）没有原始台账，模板未预填上期进展")
     if run.note is None and not run.catalog.exists(run.cycle, "progress"):
