@@ -11,6 +11,9 @@ tree:
   naive   a baseline that merely reads every workbook of the current cycle with `pandas.read_excel` defaults
           (`sheet_name=None`, so every sheet, as the suite does; engine openpyxl)
   naive_year  the same baseline over every workbook a cold run reads (the year's twelve cycles)
+  readers the limit of the suite's reader: python-calamine alone turning every sheet of every workbook a cold
+          run reads into Python values, in as many processes as the run's workers, with nothing else (no checks,
+          no types, nothing written); what a cold run costs beyond it is the suite's own work
 
 Each run is a subprocess whose whole process tree (the CLI, the Jupyter kernel, …) is sampled every 50 ms from
 /proc for the sum of its resident memory. Stage times are the CLI's per-notebook lines
@@ -40,14 +43,15 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import generate
+from helpers.pipeline import worker_count
 
 VENV = REPO / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAGES = {"01": "ingest", "02": "reconcile", "03": "indicators", "04": "report"}
 _STAGE_LINE = re.compile(r"^\s*(\d\d)_\w+\.ipynb 完成（([0-9.]+) 秒）")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-# the issue's targets; cold_vs_naive_year (the naive read of every workbook the cold run reads) is shown beside
-# them for comparison only
+# the issue's targets; cold_vs_naive_year (the naive read of every workbook the cold run reads) and cold_vs_readers
+# (the reader alone over them) are shown beside them for comparison only
 TARGETS = {"cold_vs_naive": 0.4, "warm_vs_cold": 0.5, "resend_vs_cold": 0.6,
            "peak_gib": 1.5, "demo_cold_s": 15.0}
 
@@ -63,6 +67,28 @@ for path in files:
     for frame in pd.read_excel(path, sheet_name=None).values():
         rows += len(frame)
 print(f"naive: {len(files)} files, {rows} rows, {time.perf_counter() - t0:.1f} s")
+"""
+
+READERS = r"""
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+import python_calamine
+
+
+def rows_of(path):
+    book = python_calamine.CalamineWorkbook.from_path(path)
+    return sum(len(book.get_sheet_by_name(name).to_python()) for name in book.sheet_names)
+
+
+if __name__ == "__main__":
+    files = sorted(p for p in Path(sys.argv[1]).rglob("*") if p.suffix.lower() in (".xlsx", ".xls", ".xlsm"))
+    files.sort(key=lambda p: -p.stat().st_size)           # the largest first, as the suite's ingest does
+    with ProcessPoolExecutor(int(sys.argv[2])) as pool:
+        list(pool.map(abs, range(int(sys.argv[2]))))      # started before the clock, like the run's workers
+        t0 = time.perf_counter()
+        rows = sum(pool.map(rows_of, map(str, files), chunksize=4))
+    print(f"readers: {len(files)} files, {rows} rows, {time.perf_counter() - t0:.1f} s")
 """
 
 
@@ -201,18 +227,25 @@ def run_scale(loans: int, env: dict, work: Path, *, runs: tuple[str, ...], log) 
             if result["returncode"] != 0:
                 raise SystemExit(f"{name} baseline failed:\n{result['output'][-4000:]}")
             record(name, result, None)
+    if "readers" in runs:
+        result = measured([str(PYTHON), "-c", READERS, str(raw), str(worker_count())], env=env, cwd=REPO)
+        if result["returncode"] != 0:
+            raise SystemExit(f"readers baseline failed:\n{result['output'][-4000:]}")
+        record("readers", result, None)
     r = out["runs"]
     ratios = {}
     if "cold" in r and "naive" in r:
         ratios["cold_vs_naive"] = r["cold"]["wall"] / r["naive"]["wall"]
     if "cold" in r and "naive_year" in r:
         ratios["cold_vs_naive_year"] = r["cold"]["wall"] / r["naive_year"]["wall"]
+    if "cold" in r and "readers" in r:
+        ratios["cold_vs_readers"] = r["cold"]["wall"] / r["readers"]["wall"]
     if "cold" in r and "warm" in r:
         ratios["warm_vs_cold"] = r["warm"]["wall"] / r["cold"]["wall"]
     if "cold" in r and "resend" in r:
         ratios["resend_vs_cold"] = r["resend"]["wall"] / r["cold"]["wall"]
     out["ratios"] = ratios
-    out["peak_rss"] = max((x["peak_rss"] for k, x in r.items() if not k.startswith("naive")), default=None)
+    out["peak_rss"] = max((x["peak_rss"] for k, x in r.items() if k in ("cold", "warm", "resend")), default=None)
     return out
 
 
@@ -267,7 +300,7 @@ def table(result: dict) -> str:
                 + f"{run['peak_rss'] / 2**20:9.0f}")
         ratios = scale["ratios"]
         lines.append("         ratios: " + "  ".join(
-            f"{k} {v:.2f} " + (f"(target ≤ {TARGETS[k]})" if k in TARGETS else "(for comparison: the same workbooks)")
+            f"{k} {v:.2f} " + (f"(target ≤ {TARGETS[k]})" if k in TARGETS else "(for comparison)")
             for k, v in ratios.items()))
     if result.get("demo"):
         d = result["demo"]
@@ -295,7 +328,7 @@ def _git() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="benchmark taizhang run on a generated stress year")
     parser.add_argument("--scales", default="30000,100000,300000", help="loan rows of the current cycle, comma-separated")
-    parser.add_argument("--runs", default="cold,warm,resend,naive,naive_year", help="which runs, comma-separated")
+    parser.add_argument("--runs", default="cold,warm,resend,naive,naive_year,readers", help="which runs, comma-separated")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo cold run")
     parser.add_argument("--src", type=Path, help="run another source tree (its src/ first on PYTHONPATH)")
     parser.add_argument("--label", default="", help="a label stored in the JSON")
