@@ -215,6 +215,26 @@ def test_summary_duplicate_bank_prefers_own_file(plan):
     assert len(dup) == 1 and "人行汇总.xlsx" in dup[0].message and "各项贷款余额" in dup[0].message
 
 
+def test_summary_duplicate_bank_agrees_up_to_the_rounding_of_its_unit(plan):
+    # 人行's table in 万元 with two decimals; the bank's own in 亿元 with four decimals (39.0253 亿元 → 390253 万元) and
+    # a balance in 元 (848272900 元 × 0.0001 is 84827.29000000001 万元 in floating point): the same figures
+    pbc = summary_raw([{"bank": "工行测试分行", "total_loans": 390252.9, "sme_loans": 84827.29, "renewal_balance": 5317.72,
+                        "credit_households": 120}], file="人行汇总.xlsx", unit_id="pbc")
+    own = summary_raw([{"bank": "中国工商银行股份有限公司测试分行", "total_loans": 39.0253 * 10000,
+                        "sme_loans": 848272900 * 0.0001, "renewal_balance": 0.5318 * 10000, "credit_households": 120}],
+                      file="工行台账.xlsx", unit_id="icbc", first_row=4)
+    clean, found = lending.clean_bank_summary(pd.concat([pbc, own], ignore_index=True), plan)
+    (dup,) = [f for f in found if f.code == "duplicate_bank_row"]
+    assert dup.severity == "info" and "两处数据一致" in dup.message
+    # a whole 万元 apart, or one household, is a real difference
+    for field, value, header in (("total_loans", 39.0254 * 10000, "各项贷款余额"), ("credit_households", 121, "信用贷款户数")):
+        changed = own.copy()
+        changed[field] = value
+        _, found = lending.clean_bank_summary(pd.concat([pbc, changed], ignore_index=True), plan)
+        (dup,) = [f for f in found if f.code == "duplicate_bank_row"]
+        assert dup.severity == "warning" and f"两处数据不一致：{header}" in dup.message
+
+
 def test_summary_row_naming_a_regulator_is_not_a_bank(plan):
     raw = summary_raw([{"bank": "人行测试中支", "total_loans": 1.0}], file="x.xlsx", unit_id="pbc")
     clean, found = lending.clean_bank_summary(raw, plan)

@@ -430,6 +430,18 @@ def _preference(row: pd.Series) -> tuple:
     )
 
 
+ROUNDING_WAN = 0.5   # 万元: amounts closer than this agree (a table in 亿元 with four decimals is exact to 1 万元)
+
+
+def _same_figure(role: str, a: Any, b: Any) -> bool:
+    """Whether two reports of one 主要指标 figure agree: counts exactly, amounts (in 万元, converted from the unit
+    each table used) up to the rounding of a coarser unit."""
+    x, y = _num(a), _num(b)
+    if x is None or y is None:
+        return x is None and y is None
+    return abs(x - y) < ROUNDING_WAN if role in _AMOUNT_ROLES else x == y
+
+
 def _drop_duplicate_banks(frame: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.Finding]]:
     out: list[fd.Finding] = []
     if not len(frame):
@@ -448,7 +460,7 @@ def _drop_duplicate_banks(frame: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame
             _header(BANK_SUMMARY, role)
             for role in (*_AMOUNT_ROLES, *_COUNT_ROLES, "transfer_pricing_bp")
             if role in frame.columns
-            and any(_num(frame.at[i, role]) != _num(kept[role]) for i in others)
+            and any(not _same_figure(role, frame.at[i, role], kept[role]) for i in others)
         ]
         listed = "；".join(
             f"「{frame.at[i, 'file']}」第 {_int(frame.at[i, 'row'])} 行"
