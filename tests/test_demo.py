@@ -318,11 +318,42 @@ def test_guarantee_capital_rises_and_detail_matches_overview(readback: dict, man
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Rerunning the indicators of one cycle
+# The demo's indicators, and rerunning those of one cycle
+
+
+@pytest.fixture(scope="module")
+def demo_processed(demo_dir: Path, manifest: dict, tmp_path_factory) -> Path:
+    """The processed folder of the demo's last cycle: ingested, reconciled, indicators computed (in this process)."""
+    from helpers import pipeline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TAIZHANG_WORKERS", "1")
+        processed = tmp_path_factory.mktemp("demo-processed")
+        run = pipeline.open_run(manifest["cycles"][-1], None, str(demo_dir), str(processed),
+                                str(tmp_path_factory.mktemp("demo-reports")))
+        pipeline.ingest(run)
+        pipeline.reconcile_cycle(run)
+        pipeline.indicators_cycle(run)
+    return processed
+
+
+def test_banks_report_the_first_loans_their_details_show_but_for_the_planted_misreports(demo_processed: Path,
+                                                                                       manifest: dict, datong: Plan):
+    """Each bank's 首贷户数（当年累计） is what the suite derives from its 贷款明细 (the generator counts them by the same
+    rule, on the identifiers as written), except one bank per cycle after the first that reports a few more."""
+    planted = {(m["cycle"], m["unit"]) for m in _mess(manifest, "first_loan_count_differs")}
+    assert len(planted) == len(manifest["cycles"]) - 1
+    found = set()
+    for cycle in manifest["cycles"]:
+        findings = pd.read_parquet(demo_processed / cycle / "findings_indicators.parquet")
+        found |= {(cycle, datong.find_unit(name).id)
+                  for name in findings.loc[findings["code"] == "first_loan_count_differs", "unit"]}
+    assert found == planted
 
 
 def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(demo_dir: Path, manifest: dict,
-                                                                              tmp_path: Path, monkeypatch):
+                                                                              demo_processed: Path, tmp_path: Path,
+                                                                              monkeypatch):
     """When only the last cycle's inputs changed, its ``rising`` targets compare with the previous cycle's figures as
     the earlier run kept them (`lending_figures`), not computed again; the indicators are those of a full run."""
     import shutil
@@ -331,11 +362,7 @@ def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(de
 
     monkeypatch.setenv("TAIZHANG_WORKERS", "1")
     last, previous = manifest["cycles"][-1], manifest["cycles"][-2]
-    first_run = tmp_path / "first"
-    run = pipeline.open_run(last, None, str(demo_dir), str(first_run), str(tmp_path / "reports"))
-    pipeline.ingest(run)
-    pipeline.reconcile_cycle(run)
-    pipeline.indicators_cycle(run)
+    first_run = demo_processed
     assert all((first_run / c / "lending_figures.parquet").is_file() for c in manifest["cycles"])
     full = {c: pd.read_parquet(first_run / c / "indicators.parquet") for c in manifest["cycles"]}
 

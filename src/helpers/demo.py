@@ -50,13 +50,14 @@ from .formats import (
     LOANS,
     NOLOAN_LIST,
 )
-from .identifiers import USCC_ALPHABET, make_resident_id, make_uscc
+from .identifiers import USCC_ALPHABET, make_resident_id, make_uscc, normalize_id
+from .lending import identity_key
 from .plan import Plan, Task, TaskList, Unit
 from .values import similarity, text_key
 
 __all__ = ["DEMO_VERSION", "MANIFEST_NAME", "DemoSet", "build_demo", "default_cycles", "write_demo"]
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2   # bump when the generated ledgers change, so that `make demo` writes them again
 MANIFEST_NAME = ".demo-manifest.json"
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
@@ -484,8 +485,6 @@ class _Bank:
     sme0: float
     sme_increase: float      # annual planned increase (万元) × pace
     yoy: float
-    first_plan: float
-    first_pace: float
     renewal_share: float
     long_share: float
     bp: int
@@ -500,6 +499,41 @@ class _Bank:
 
 
 _TASK_TITLE_LINE = "附件{n}"
+
+
+class _FirstLoans:
+    """The first-loan households of the year so far as the suite derives them from the ledgers' 贷款明细
+    (`lending.first_loan_claims`): a borrower, known by the identifier as read back from the ledger, counts for
+    the bank with its earliest claim (发放日期, then bank name) in the first cycle it has any loan, unless the loan
+    is a renewal."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()          # borrowers with a loan in an earlier cycle's ledgers
+        self.per_bank: dict[str, int] = {}   # bank id → first-loan households so far
+
+    def add_cycle(self, ledgers: list[tuple[_Bank, list[dict]]]) -> None:
+        claims = []
+        now: set[str] = set()
+        for bank, loans in ledgers:
+            for loan in loans:
+                key = _read_back_key(loan["written_id"], loan["party"].name)
+                now.add(key)
+                if loan["first"] and not loan["renewal"] and key not in self.seen:
+                    claims.append((loan["date"], bank.unit.name, bank.unit.id, key))
+        counted: set[str] = set()
+        for _, _, bank_id, key in sorted(claims):
+            if key not in counted:
+                counted.add(key)
+                self.per_bank[bank_id] = self.per_bank.get(bank_id, 0) + 1
+        self.seen |= now
+
+
+def _read_back_key(written: Any, name: str) -> str:
+    """The borrower key the suite gives a 证件号码 cell as written: a number comes back as a double (an 18-digit
+    resident ID loses its last digits)."""
+    if isinstance(written, int):
+        written = int(float(written))
+    return identity_key(normalize_id(written), name) or name
 
 
 class _Generator:
@@ -1036,6 +1070,7 @@ class _Generator:
             bank.no_unit_line = True
         for b in take.many(3):
             b.total_row = True
+        self.first_loans_reported: dict[tuple[str, dt.date], int] = {}
         self.bad_id_banks = {idx: {b.unit.id for b in rng_m.sample(self.banks, min(3, len(self.banks)))}
                              for idx in range(n)}
         # the no-loan lists (one per county), grown a little every cycle
@@ -1136,8 +1171,7 @@ class _Generator:
             unit=u, size=size0, total_growth=rng.uniform(0.04, 0.12), credit_share0=rng.uniform(0.08, 0.22),
             credit_drift=rng.choice((rng.uniform(0.004, 0.03), rng.uniform(0.004, 0.03), -rng.uniform(0.001, 0.006))),
             sme0=sme0, sme_increase=increase * rng.choice((0.6, 0.75, 0.9, 1.0, 1.1, 1.25)), yoy=yoy,
-            first_plan=float(plans.get("first_loan_households") or rng.randint(120, 500)),
-            first_pace=rng.uniform(0.65, 1.3), renewal_share=rng.uniform(0.005, 0.02),
+            renewal_share=rng.uniform(0.005, 0.02),
             long_share=rng.uniform(0.2, 0.4), bp=rng.randint(30, 80),
             amount_unit=rng.choice(("万元", "万元h", "万元h")),
             date_style=rng.choice(("cell", "cell", "iso", "slash", "dot", "cjk", "int", "mixed")),
@@ -1163,7 +1197,7 @@ class _Generator:
             "sme_households": int(sme / 85),
             "sme_loans_last_year": round(sme / (1 + yoy), 2),
             "sme_loans_year_start": round(b.sme0, 2),
-            "first_loan_households_reported": round(b.first_plan * b.first_pace * t),
+            "first_loan_households_reported": self.first_loans_reported.get((b.unit.id, cycle), 0),
             "renewal_balance": round(b.size * b.renewal_share * (1 + 0.4 * t), 2),
             "sme_long_term_loans": round(sme * b.long_share, 2),
             "transfer_pricing_bp": b.bp,
@@ -1249,6 +1283,7 @@ class _Generator:
         fresh = [p for p in self.parties if not p.history and p.id not in listed]
         newcomers = {b.unit.id: [p for p in fresh if b.unit.county is None or p.county == b.unit.county] or fresh
                      for b in self.banks}
+        first_loans = _FirstLoans()
         for idx, cycle in enumerate(self.dates):
             prev = previous_cycle(cycle, self.plan.report_days)
             crng = self.rng("loans-cycle", cycle)
@@ -1313,6 +1348,11 @@ class _Generator:
                 loans.sort(key=lambda l: (l["date"], l["party"].name))
                 loans_by_bank[b.unit.id] = loans
             self._lending_mess(idx, cycle, prev, crng, loans_by_bank, borrowed, used_now)
+            written = [b for b in self.banks if self.bank_missing.get(b.unit.id) != idx]
+            for b in written:
+                self._written_ids(b, cycle, idx, loans_by_bank[b.unit.id])
+            first_loans.add_cycle([(b, loans_by_bank[b.unit.id]) for b in written])
+            self._report_first_loans(idx, cycle, first_loans)
             for loans in loans_by_bank.values():
                 borrowed.update(loan["party"].id for loan in loans)
             # write one workbook per bank
@@ -1323,6 +1363,41 @@ class _Generator:
                 self.write_lending_book(b, cycle, idx, loans_by_bank[b.unit.id], apps_by_bank[b.unit.id])
             if pbc is not None and idx == pbc_idx:
                 self.write_pbc_summary(pbc, cycle)
+
+    def _written_ids(self, b: _Bank, cycle: dt.date, idx: int, loans: list[dict]) -> None:
+        """Each loan's 证件号码 as the bank's ledger shows it (`written_id`): one corrupted for the banks with a bad
+        identifier this cycle, and in the first cycle one resident ID of the first bank stored as a number."""
+        rng = self.rng("loan-ids", b.unit.id, cycle)
+        bad_rows: set[int] = set()
+        number_row = None
+        if loans and b.unit.id in self.bad_id_banks.get(idx, ()):
+            bad_rows = {rng.randrange(len(loans))}
+        if loans and idx == 0 and b is self.banks[0]:
+            persons = [i for i, l in enumerate(loans) if l["party"].id.isdigit() and i not in bad_rows]
+            number_row = persons[0] if persons else None
+        for i, loan in enumerate(loans):
+            ident: Any = loan["party"].id
+            if i in bad_rows:
+                ident = _corrupt_id(ident, rng)
+            elif i == number_row:
+                ident = int(ident)
+            loan["written_id"] = ident
+
+    def _report_first_loans(self, idx: int, cycle: dt.date, first_loans: _FirstLoans) -> None:
+        """Each bank's 首贷户数（当年累计）: what its 贷款明细 so far give by the suite's rule, except one bank per cycle
+        (after the first) that reports a few more (it counted renewals or borrowers with earlier loans)."""
+        for b in self.banks:
+            self.first_loans_reported[(b.unit.id, cycle)] = first_loans.per_bank.get(b.unit.id, 0)
+        if idx == 0:
+            return
+        rng = self.rng("first-loans-misreport", cycle)
+        candidates = [b for b in self.banks if self.bank_missing.get(b.unit.id) != idx]
+        if candidates:
+            bank = rng.choice(candidates)
+            extra = rng.choice((2, 3, 5))
+            self.first_loans_reported[(bank.unit.id, cycle)] += extra
+            self.note(cycle, None, bank.unit, "first_loan_count_differs",
+                      f"主要指标的首贷户数（当年累计）比贷款明细多报 {extra} 户")
 
     def _lending_mess(self, idx: int, cycle: dt.date, prev: dt.date, rng: random.Random,
                       loans_by_bank: dict[str, list[dict]], borrowed: set[str], used_now: set[str]) -> None:
@@ -1463,23 +1538,14 @@ class _Generator:
         detail.header_row = len(detail.rows)
         detail.bold_rows.add(detail.header_row)
         yes, no = {"是否": ("是", "否"), "YN": ("Y", "N"), "√": ("√", "×")}[b.bool_style]
-        bad_rows: set[int] = set()
-        number_row = None
-        if loans and b.unit.id in self.bad_id_banks.get(idx, ()):
-            bad_rows = {rng.randrange(len(loans))}
-        if loans and idx == 0 and b is self.banks[0]:
-            persons = [i for i, l in enumerate(loans) if l["party"].id.isdigit() and i not in bad_rows]
-            number_row = persons[0] if persons else None
         for i, loan in enumerate(loans):
             p = loan["party"]
-            ident: Any = p.id
-            if i in bad_rows:
-                ident = _corrupt_id(p.id, rng)
-                self.note(cycle, None, b.unit, "bad_identifier", f"贷款明细第 {i + 1} 笔的证件号码有误")
-            if i == number_row:
-                ident = int(p.id)
+            ident = loan["written_id"]
+            if isinstance(ident, int):
                 self.note(cycle, None, b.unit, "id_as_number",
                           f"贷款明细第 {i + 1} 笔的身份证号码存成了数字（Excel 中会丢失末几位）")
+            elif ident != p.id:
+                self.note(cycle, None, b.unit, "bad_identifier", f"贷款明细第 {i + 1} 笔的证件号码有误")
             btype = p.type
             if btype == "个体工商户" and rng.random() < 0.15:
                 btype = "个体户"
