@@ -430,7 +430,8 @@ def _preference(row: pd.Series) -> tuple:
     )
 
 
-ROUNDING_WAN = 0.5   # 万元: amounts closer than this agree (a table in 亿元 with four decimals is exact to 1 万元)
+# 万元: a table in 亿元 with four decimals is exact to 1 万元, so two roundings of one amount differ by up to half of it
+ROUNDING_WAN = 0.5
 
 
 def _same_figure(role: str, a: Any, b: Any) -> bool:
@@ -439,7 +440,7 @@ def _same_figure(role: str, a: Any, b: Any) -> bool:
     x, y = _num(a), _num(b)
     if x is None or y is None:
         return x is None and y is None
-    return abs(x - y) < ROUNDING_WAN if role in _AMOUNT_ROLES else x == y
+    return abs(x - y) <= ROUNDING_WAN + 1e-6 if role in _AMOUNT_ROLES else x == y   # 1e-6: floating-point noise
 
 
 def _drop_duplicate_banks(frame: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[fd.Finding]]:
