@@ -217,8 +217,8 @@ def test_summary_duplicate_bank_prefers_own_file(plan):
 
 def test_summary_duplicate_bank_agrees_up_to_the_rounding_of_its_unit(plan):
     # 人行's table in 万元 with two decimals; the bank's own in 亿元 with four decimals (39.0253 亿元 → 390253 万元, half a
-    # 万元 from 390252.5) and
-    # a balance in 元 (848272900 元 × 0.0001 is 84827.29000000001 万元 in floating point): the same figures
+    # 万元 from 390252.5) and a balance in 元 (848272900 元 × 0.0001 is 84827.29000000001 万元 in floating point): the
+    # same figures
     pbc = summary_raw([{"bank": "工行测试分行", "total_loans": 390252.5, "sme_loans": 84827.29, "renewal_balance": 5317.72,
                         "credit_households": 120}], file="人行汇总.xlsx", unit_id="pbc")
     own = summary_raw([{"bank": "中国工商银行股份有限公司测试分行", "total_loans": 39.0253 * 10000,
