@@ -155,19 +155,24 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
             break
 
     frames: dict[str, list[pd.DataFrame]] = {}
+    progress: tuple[list, list, list] = ([], [], [])     # the task sheets' rows, task numbers and Excel rows
     for fmt, table in tables:
         out.extend(_with_unit(table.findings, unit))
         if fmt.kind == "task":
-            # straight from the column lists: a task sheet is small, and frame operations cost more than its rows
+            # straight from the column lists, one frame for all task sheets: a task sheet is small, and frame
+            # operations cost more than its rows
             rows, task_nos, task_findings = _match_rows(table.values, fmt.name, plan, unit, workbook.name,
                                                         table.sheet)
             out.extend(task_findings)
-            frame = _progress_frame(rows, task_nos, table.values["_row"], report_date)
-            frames.setdefault("progress", []).append(frame)
+            for kept, new in zip(progress, (rows, task_nos, table.values["_row"])):
+                kept.extend(new)
+            frames.setdefault("progress", [])
             continue
         frames.setdefault(TABLE_NAMES[fmt.name], []).append(
             _table_frame(table.values, file=workbook.name, sheet=table.sheet, unit_id=unit.id if unit else None,
                          report_date=report_date))
+    if "progress" in frames:
+        frames["progress"].append(_progress_frame(*progress, report_date))
     kinds = tuple(dict.fromkeys(fmt.kind for fmt, _ in tables))
     return WorkbookLedger(
         file=workbook.name,
@@ -176,7 +181,7 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
         unit_source=source,
         report_date=report_date,
         kinds=kinds,
-        tables={k: pd.concat(v, ignore_index=True) for k, v in frames.items()},
+        tables={k: v[0] if len(v) == 1 else pd.concat(v, ignore_index=True) for k, v in frames.items()},
         findings=tuple(out),
     )
 
