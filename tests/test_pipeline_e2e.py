@@ -123,6 +123,35 @@ def test_reingest_from_the_workbook_cache_gives_identical_tables(small_cycle: Pa
     assert {p.name: p.read_bytes() for p in processed.glob("*.parquet")} == first
 
 
+def test_other_code_recomputes_every_stage_of_the_year(small_cycle: Path, tmp_path: Path, monkeypatch):
+    """Processed tables made by other code (an upgraded suite) are not reused: every cycle is read, reconciled and
+    its indicators computed again, to the same tables; with the same code, nothing is."""
+    import shutil
+
+    from helpers import pipeline
+
+    monkeypatch.setenv("TAIZHANG_WORKERS", "1")
+    processed = tmp_path / "processed"
+    shutil.copytree(small_cycle / "processed", processed)
+    first = {p.relative_to(processed): p.read_bytes() for p in processed.glob("*/*.parquet")}
+
+    def rerun() -> list[str]:
+        run = pipeline.open_run("2022-06-25", None, str(small_cycle / "raw"), str(processed), str(tmp_path / "reports"))
+        actions = pipeline.ingest(run)["action"].tolist()
+        pipeline.reconcile_cycle(run)
+        pipeline.indicators_cycle(run)
+        return actions
+
+    assert rerun() == ["未变化，沿用上次结果"] * 2
+    monkeypatch.setattr(pipeline, "code_digest", lambda: "other code")
+    assert rerun() == ["已读取"] * 2
+    for cycle in ("2022-06-10", "2022-06-25"):
+        for stage in ("ingest", "reconcile", "indicators"):
+            fingerprint = json.loads((processed / cycle / f"{stage}.json").read_text(encoding="utf-8"))
+            assert fingerprint["code"] == "other code", (cycle, stage)
+    assert {p.relative_to(processed): p.read_bytes() for p in processed.glob("*/*.parquet")} == first
+
+
 def test_missing_cycle_is_one_chinese_line(small_cycle: Path):
     result = taizhang("run", "--cycle", "2022-07-10", "--raw", "raw", "--processed", "processed", cwd=small_cycle)
     assert result.returncode == 2

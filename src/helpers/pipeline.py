@@ -30,7 +30,6 @@ from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, KeptFiles
 from .plan import Plan, load_plan
 from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F401 - the notebooks' entry points
 
-INGEST_VERSION = 1   # bump when ingest output changes, so cached cycles are read again
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -42,8 +41,9 @@ def _plan_digest(plan: Plan) -> str:
 
 
 def ingest(run: Run) -> pd.DataFrame:
-    """Ingest every raw cycle of the year up to this one whose files changed since they were last ingested
-    (so a user who skipped a cycle still gets year-to-date figures). Returns one row per cycle: what was done.
+    """Ingest every raw cycle of the year up to this one whose files, the plan or the helpers' code changed since
+    it was last ingested (so a user who skipped a cycle still gets year-to-date figures, and one who upgraded the
+    suite gets the new code's tables). Returns one row per cycle: what was done.
 
     When there is much to read (a first run on a year of ledgers), the workbooks are read by worker processes
     (`submit`) while this one combines and writes each cycle in turn."""
@@ -54,7 +54,7 @@ def ingest(run: Run) -> pd.DataFrame:
         paths, listing_findings = sources.list_cycle_files(cycle_dir)
         digests = {sources.relative_name(p, cycle_dir): _sha256(p) for p in paths}
         fingerprint = {
-            "version": INGEST_VERSION,
+            "code": code_digest(),
             "plan": _plan_digest(run.plan),
             "files": digests,
         }
@@ -331,12 +331,12 @@ def _worker_read(folders: tuple[str, str, str], cycle: str, path: str, key: str)
 
 class WorkbookCache:
     """Read workbooks (`ledgers.WorkbookLedger`) kept per cycle as pickles in `processed/<cycle>/workbooks/`,
-    keyed by file content and name, the plan, INGEST_VERSION and the helpers' source. The folder is written only
+    keyed by file content and name, the plan and the helpers' source. The folder is written only
     by the suite (atomically, like every processed file); entries no file of the cycle uses any more are removed."""
 
     def __init__(self, run: Run, cycle: str):
         self.files = KeptFiles(run.folders.cycle_processed(cycle) / "workbooks", ".pickle", run.folders)
-        self.salt = f"{INGEST_VERSION}|{_plan_digest(run.plan)}|{code_digest()}"
+        self.salt = f"{_plan_digest(run.plan)}|{code_digest()}"
 
     def key(self, name: str, sha256: str) -> str:
         return hashlib.sha256(f"{self.salt}|{name}|{sha256}".encode()).hexdigest()[:40]
@@ -361,7 +361,8 @@ class WorkbookCache:
 
 @lru_cache(maxsize=1)
 def code_digest() -> str:
-    """The helpers' source code: a cached result made by other code is not reused."""
+    """The helpers' source code, in every fingerprint and key of what a run keeps for the next: a table, cached
+    workbook, chart or output made by other code is not reused."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode("utf-8") + path.read_bytes())
@@ -378,9 +379,6 @@ def _sha256(path: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reconcile
-
-
-RECONCILE_VERSION = 1   # bump when reconcile output changes, so cached cycles are reconciled again
 
 
 def reconcile_cycle(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -409,8 +407,7 @@ def _reconcile_fingerprint(run: Run, cycle: str) -> dict:
     cat = run.catalog
     previous = cat.previous(cycle)
     return {
-        "version": RECONCILE_VERSION,
-        "ingest_version": INGEST_VERSION,
+        "code": code_digest(),
         "plan": _plan_digest(run.plan),
         "ingest": cat.read_json(cycle, "ingest"),
         "previous": {"cycle": previous, "ingest": cat.read_json(previous, "ingest"),
@@ -464,7 +461,7 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     todo: list[tuple[str, dict]] = []
     for cycle in cycles:
         inputs.append(cat.read_json(cycle, "ingest") or {})
-        fingerprint = {"version": INGEST_VERSION, "plan": _plan_digest(run.plan), "inputs": list(inputs)}
+        fingerprint = {"code": code_digest(), "plan": _plan_digest(run.plan), "inputs": list(inputs)}
         if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
             continue
         todo.append((cycle, fingerprint))
