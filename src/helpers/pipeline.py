@@ -31,7 +31,6 @@ from .plan import Plan, load_plan
 from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F401 - the notebooks' entry points
 
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # Ingest
 
@@ -331,8 +330,8 @@ def _worker_read(folders: tuple[str, str, str], cycle: str, path: str, key: str)
 
 class WorkbookCache:
     """Read workbooks (`ledgers.WorkbookLedger`) kept per cycle as pickles in `processed/<cycle>/workbooks/`,
-    keyed by file content and name, the plan and the helpers' source. The folder is written only
-    by the suite (atomically, like every processed file); entries no file of the cycle uses any more are removed."""
+    keyed by file content and name, the plan and the helpers' source. The folder is written only by the suite
+    (atomically, like every processed file); entries no file of the cycle uses any more are removed."""
 
     def __init__(self, run: Run, cycle: str):
         self.files = KeptFiles(run.folders.cycle_processed(cycle) / "workbooks", ".pickle", run.folders)
