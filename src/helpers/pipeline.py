@@ -35,7 +35,9 @@ from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F40
 # Ingest
 
 
-def _plan_digest(plan: Plan) -> str:
+def plan_digest(plan: Plan) -> str:
+    """The plan in every fingerprint and key of what a run keeps: its file's sha256, or its id for a plan built in
+    memory."""
     return plan.file_digest or plan.id
 
 
@@ -54,7 +56,7 @@ def ingest(run: Run) -> pd.DataFrame:
         digests = {sources.relative_name(p, cycle_dir): _sha256(p) for p in paths}
         fingerprint = {
             "code": code_digest(),
-            "plan": _plan_digest(run.plan),
+            "plan": plan_digest(run.plan),
             "files": digests,
         }
         manifest = run.catalog.read_json(cycle, "ingest")
@@ -335,7 +337,7 @@ class WorkbookCache:
 
     def __init__(self, run: Run, cycle: str):
         self.files = KeptFiles(run.folders.cycle_processed(cycle) / "workbooks", ".pickle", run.folders)
-        self.salt = f"{_plan_digest(run.plan)}|{code_digest()}"
+        self.salt = f"{plan_digest(run.plan)}|{code_digest()}"
 
     def key(self, name: str, sha256: str) -> str:
         return hashlib.sha256(f"{self.salt}|{name}|{sha256}".encode()).hexdigest()[:40]
@@ -407,7 +409,7 @@ def _reconcile_fingerprint(run: Run, cycle: str) -> dict:
     previous = cat.previous(cycle)
     return {
         "code": code_digest(),
-        "plan": _plan_digest(run.plan),
+        "plan": plan_digest(run.plan),
         "ingest": cat.read_json(cycle, "ingest"),
         "previous": {"cycle": previous, "ingest": cat.read_json(previous, "ingest"),
                      "reconcile": cat.read_json(previous, "reconcile")},
@@ -460,7 +462,7 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     todo: list[tuple[str, dict]] = []
     for cycle in cycles:
         inputs.append(cat.read_json(cycle, "ingest") or {})
-        fingerprint = {"code": code_digest(), "plan": _plan_digest(run.plan), "inputs": list(inputs)}
+        fingerprint = {"code": code_digest(), "plan": plan_digest(run.plan), "inputs": list(inputs)}
         if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
             continue
         todo.append((cycle, fingerprint))

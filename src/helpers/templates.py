@@ -40,7 +40,7 @@ from .catalog import Catalog
 from .cycles import next_cycle as _next_cycle, parse_cycle, previous_cycle
 from .formats import FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, atomic_dir
-from .pipeline import Run, RunError, code_digest, open_run
+from .pipeline import Run, RunError, code_digest, open_run, plan_digest
 from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, effective_milestones
 from .runs import report_date, run_folders, run_plan
@@ -653,8 +653,7 @@ def output_fingerprint(run, tables: Sequence[str], **extra: Any) -> dict:
     for name in tables:
         path = run.catalog.path(run.cycle, name)
         files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    plan = run.plan.file_digest or hashlib.sha256(repr(run.plan.id).encode()).hexdigest()
-    return {"tables": files, "plan": plan, "code": code_digest(), "cycle": run.cycle,
+    return {"tables": files, "plan": plan_digest(run.plan), "code": code_digest(), "cycle": run.cycle,
             **{k: str(v) for k, v in extra.items()}}
 
 
