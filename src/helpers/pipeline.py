@@ -385,7 +385,8 @@ def _sha256(path: Path) -> str:
 def reconcile_cycle(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write `submissions` and `task_status` for every cycle of the year up to the run's (each light compares
     with the cycle before it) and return the run cycle's two tables. A cycle whose inputs (its ingested files,
-    the cycle before it and that cycle's reconciliation) are unchanged since last time is not recomputed."""
+    the cycle before it and that cycle's reconciliation), plan and helpers' code are unchanged since last time is
+    not recomputed."""
     cat = run.catalog
     result = None
     for cycle in cat.year_cycles(run.cycle):
@@ -451,7 +452,7 @@ CLEAN_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarant
 def indicators_cycle(run: Run) -> pd.DataFrame:
     """Clean the lending and guarantee tables and compute `indicators` for every cycle of the year up to the
     run's (trends need each cycle's figures). A cycle is recomputed only when its inputs or those of an earlier
-    cycle changed since last time. Returns the run cycle's indicators.
+    cycle, the plan or the helpers' code changed since last time. Returns the run cycle's indicators.
 
     The cycles to recompute are cleaned first (by worker processes when there are many), then their lending
     figures are computed in one pass over the year's loans (`lending.year_figures`), and the targets applied cycle
