@@ -199,7 +199,7 @@ def messy_ledger(path: Path) -> Path:
     wb.save(path)
     # openpyxl writes formulas without a cached result; give the SUM one, as Excel would have
     return rewrite_part(path, "xl/worksheets/sheet1.xml",
-                        lambda xml: re.sub(r"(<f>SUM\(E4:E6\)</f>)<v\s*/>", r"\1<v>175.5</v>", xml))
+                        lambda xml: re.sub(r"(<f>SUM\(E4:E6\)</f>)<v\s*(?:/>|></v>)", r"\1<v>175.5</v>", xml))
 
 
 def read_in_subprocess(path: Path, timeout: float = 60) -> dict:
