@@ -42,6 +42,7 @@ from .cycles import (
     parse_cycle,
     previous_cycle,
 )
+from .fingerprints import file_sha256
 from .formats import (
     APPLICATIONS,
     BANK_SUMMARY,
@@ -125,7 +126,7 @@ def write_demo(plan: Plan, out: Path, *, cycles: list[str] | None = None, force:
                 _prune_empty_dirs(stale.parent, root)
     for rel, data in demo.files.items():
         target = _inside(root, rel)
-        if target.is_file() and _sha256(target.read_bytes()) == _sha256(data):
+        if target.is_file() and target.read_bytes() == data:
             continue
         _write_atomic(target, data, root)
     manifest = {
@@ -204,7 +205,7 @@ def _manifest_current(root: Path, manifest: dict, fingerprint: str, cycles: list
     for entry in files:
         try:
             path = _inside(root, entry["path"])
-            if not path.is_file() or _sha256(path.read_bytes()) != entry["sha256"]:
+            if not path.is_file() or file_sha256(path) != entry["sha256"]:
                 return False
         except (KeyError, TypeError, ValueError, OSError):
             return False

@@ -24,13 +24,13 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .findings import SEVERITY_LABELS
+from .findings import SEVERITY_LABELS, record_place_text
 from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
 from .paths import atomic_dir
-from .pipeline import Run, RunError
 from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, LIGHTS
+from .runs import Run, RunError
 from .report import esc, light_chip, page, table
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, PLAN_ROLES, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
                         CellStyler, fit_row_height, gc_paused, output_fingerprint, safe_file_name, setup_print,
@@ -507,7 +507,7 @@ def unit_page(plan: Plan, unit: Unit | str, cycle: str, submissions: pd.DataFram
     if len(found):
         frame = found.assign(
             sev=found["severity"].map(lambda s: SEVERITY_LABELS.get(s, s)),
-            place=[_place(r) for r in found.to_dict("records")],
+            place=[record_place_text(r, mask_text) for r in found.to_dict("records")],
             msg=found["message"].map(mask_text),
         )
         parts.append(table(frame, {"sev": "级别", "place": "位置", "msg": "问题"}))
@@ -541,19 +541,6 @@ def _next(due: Any, text: Any) -> str:
     if _blank(due):
         return "—"
     return f"{str(due)[:10]} {_text(text) or ''}".strip()
-
-
-def _place(record: Mapping[str, Any]) -> str:
-    parts = []
-    if not _blank(record.get("file")):
-        parts.append(mask_text(str(record["file"])))
-    if not _blank(record.get("sheet")):
-        parts.append(f"「{record['sheet']}」")
-    if not _blank(record.get("row")):
-        parts.append(f"第 {int(record['row'])} 行")
-    if not _blank(record.get("column")):
-        parts.append(f"「{record['column']}」列")
-    return " ".join(parts)
 
 
 def write_unit_pages(run: Run) -> list[Path]:

@@ -7,7 +7,7 @@ A finding never stops a cycle. Stages return findings beside their frames; the p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,3 +176,32 @@ def place_text(finding: Finding) -> str:
     if finding.column:
         parts.append(f"「{finding.column}」列")
     return " › ".join(parts)
+
+
+def record_place_text(record: Mapping[str, Any], file_text: Callable[[str], str] = str) -> str:
+    """'文件 「工作表」 第 5 行 「列」列' for a row of `findings.parquet` shown in a table (blank parts left out);
+    `file_text` shows the file name (the unit pages mask identifiers in it)."""
+    parts = []
+    if not _blank(record.get("file")):
+        parts.append(file_text(str(record["file"])))
+    if not _blank(record.get("sheet")):
+        parts.append(f"「{record['sheet']}」")
+    if not _blank(record.get("row")):
+        parts.append(f"第 {int(record['row'])} 行")
+    if not _blank(record.get("column")):
+        parts.append(f"「{record['column']}」列")
+    return " ".join(parts)
+
+
+def _blank(value: Any) -> bool:
+    """None, NaN, pandas' NA or text of only spaces (what a row read back from Parquet holds for no value)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    from pandas import isna
+
+    try:
+        return bool(isna(value))
+    except (TypeError, ValueError):
+        return False

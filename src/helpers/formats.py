@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .plan import Plan
-from .tables import Column, SheetFormat
+from .tables import META_LABELS, Column, SheetFormat
 
 STATUS_CHOICES = {
     "已完成": "已完成", "完成": "已完成", "已办结": "已完成",
@@ -19,6 +19,11 @@ STATUS_CHOICES = {
     "未启动": "未启动", "未开始": "未启动", "尚未启动": "未启动",
 }
 STATUSES = ("已完成", "正常推进", "滞后", "未启动")
+DONE, ON_TRACK, LATE, NOT_STARTED = STATUSES
+
+UNIT_LABEL = META_LABELS["unit"][0]      # 填报单位
+DATE_LABEL = META_LABELS["date"][0]      # 填报日期
+CONTACT_LABEL = META_LABELS["contact"][0]  # 联系人
 
 TASK_COLUMN_KINDS = {"no": "text", "status": "choice"}
 TASK_COLUMN_EXTRA_HEADERS = {

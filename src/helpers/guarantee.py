@@ -36,14 +36,10 @@ import pandas as pd
 
 from . import findings as fd
 from .formats import GUARANTEE_SUMMARY, GUARANTEES
-from .lending import status_for
+from .lending import INDICATOR_COLUMNS, status_for
 from .plan import Plan, Unit
 from .values import cell_date as _date, cell_float as _num, cell_missing as _missing, clean_text
 
-INDICATOR_COLUMNS = [
-    "indicator", "scope", "scope_id", "value", "target", "status", "basis", "numerator", "denominator", "unit",
-    "cycle",
-]
 HISTORY_COLUMNS = ["cycle", "scope", "scope_id", "leverage", "leverage_cap", "in_force_balance"]
 
 SUMMARY_ROLES = [c.role for c in GUARANTEE_SUMMARY.columns]

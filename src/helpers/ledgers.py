@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from . import findings as fd
-from .formats import BANK_SUMMARY, GUARANTEE_SUMMARY, LEDGER_KIND_LABELS, all_formats
+from .formats import BANK_SUMMARY, GUARANTEE_SUMMARY, LEDGER_KIND_LABELS, UNIT_LABEL, all_formats
 from .plan import Plan, Unit
 from .sources import Sheet, Workbook
 from .tables import SheetFormat, Table, header_rows, header_score, read_table, sheet_name_matches
@@ -92,7 +92,7 @@ def _resolve_unit(plan: Plan, workbook: Workbook, metas: list[dict]) -> tuple[Un
     for meta in metas:
         unit = plan.find_unit(str(meta.get("unit") or "")) or plan.find_unit_in(str(meta.get("unit") or ""))
         if unit:
-            return unit, "填报单位"
+            return unit, UNIT_LABEL
     for meta in metas:
         unit = plan.find_unit_in(str(meta.get("title") or ""))
         if unit:
@@ -140,7 +140,7 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
         out.append(fd.error("unit_unknown",
                             f"无法确定填报单位：「{typed_unit or _stem(workbook)}」与计划中的单位及别名都不匹配",
                             file=workbook.name))
-    elif source != "填报单位" and typed_unit:
+    elif source != UNIT_LABEL and typed_unit:
         out.append(fd.warning("unit_alias_unknown", f"填报单位「{typed_unit}」不是已知名称，按{source}识别为「{unit.name}」",
                               file=workbook.name, unit=unit.name))
 

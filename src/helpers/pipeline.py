@@ -16,7 +16,6 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
@@ -24,8 +23,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from . import findings as fd
-from . import guarantee, ledgers, lending, reconcile, sources
+from . import feedback, guarantee, ledgers, lending, reconcile, report, sources, templates
 from .catalog import Catalog
+from .fingerprints import code_digest, file_sha256, plan_digest
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, KeptFiles
 from .plan import Plan, load_plan
 from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F401 - the notebooks' entry points
@@ -33,12 +33,6 @@ from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F40
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ingest
-
-
-def plan_digest(plan: Plan) -> str:
-    """The plan in every fingerprint and key of what a run keeps: its file's sha256, or its id for a plan built in
-    memory."""
-    return plan.file_digest or plan.id
 
 
 def ingest(run: Run) -> pd.DataFrame:
@@ -53,7 +47,7 @@ def ingest(run: Run) -> pd.DataFrame:
     for cycle in run.catalog.year_cycles(run.cycle):
         cycle_dir = run.folders.cycle_raw(cycle)
         paths, listing_findings = sources.list_cycle_files(cycle_dir)
-        digests = {sources.relative_name(p, cycle_dir): _sha256(p) for p in paths}
+        digests = {sources.relative_name(p, cycle_dir): file_sha256(p) for p in paths}
         fingerprint = {
             "code": code_digest(),
             "plan": plan_digest(run.plan),
@@ -113,7 +107,7 @@ def _read_cycle(run: Run, cycle: str, paths: list[Path], digests: dict[str, str]
     read = []
     for p in paths:
         name = sources.relative_name(p, cycle_dir)
-        key = cache.key(name, (digests or {}).get(name) or _sha256(p))
+        key = cache.key(name, (digests or {}).get(name) or file_sha256(p))
         ledger = cache.get(key)
         if ledger is None:
             started = time.perf_counter()
@@ -151,7 +145,7 @@ class _Readers:
             jobs = []
             for p in paths:
                 name = sources.relative_name(p, cycle_dir)
-                key = cache.key(name, digests.get(name) or _sha256(p))
+                key = cache.key(name, digests.get(name) or file_sha256(p))
                 if cache.files.has(key):
                     jobs.append(("cached", key))
                     continue
@@ -247,8 +241,7 @@ def _submit(fn, *args):
 
 
 def _import_helpers() -> None:
-    """In a worker: what its tasks use (importing `pipeline` for this function imported most of it already)."""
-    from . import feedback, templates  # noqa: F401
+    """In a worker: nothing to do; unpickling this function imported `pipeline`, and with it all its tasks use."""
 
 
 def stop_workers() -> None:
@@ -358,24 +351,6 @@ class WorkbookCache:
 
     def put(self, key: str, ledger: ledgers.WorkbookLedger) -> None:
         self.files.write(key, pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-@lru_cache(maxsize=1)
-def code_digest() -> str:
-    """The helpers' source code, in every fingerprint and key of what a run keeps for the next: a table, cached
-    workbook, chart or output made by other code is not reused."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode("utf-8") + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -668,8 +643,6 @@ def start_outputs(run: Run, which: tuple[str, ...] = OUTPUTS) -> Outputs:
 
 
 def write_output(run: Run, what: str) -> None:
-    from . import feedback, templates
-
     writers = {"consolidated": feedback.write_consolidated, "unit_pages": feedback.write_unit_pages,
                "templates": templates.write_templates}
     writers[what](run)
@@ -677,6 +650,30 @@ def write_output(run: Run, what: str) -> None:
 
 def _worker_output(folders: tuple[str, str, str], cycle: str, what: str) -> None:
     write_output(_worker_run(folders, cycle), what)
+
+
+class ReportOutputs:
+    """What the report notebook runs beside its sections: the files besides the report, written in worker
+    processes (`start_outputs`), and the charts, kept in the processed folder and shown again when their data did
+    not change (`report.keep_charts`). `finish` ends the report."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.outputs = start_outputs(run)
+        self.charts = report.keep_charts(run.folders.cycle_processed(run.cycle) / "charts", run.folders)
+
+    def finish(self) -> str:
+        """Wait for the files, end the worker processes (nothing after the report needs them), remove the kept
+        charts this report did not show, and return the HTML block linking the files."""
+        self.outputs.wait()
+        stop_workers()
+        self.charts.prune()
+        return feedback.links_html(self.run)
+
+
+def start_report(run: Run) -> ReportOutputs:
+    """Begin the report of the run's cycle: start its files in the background and keep its charts."""
+    return ReportOutputs(run)
 
 
 # ---------------------------------------------------------------------------------------------------------------

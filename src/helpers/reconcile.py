@@ -12,7 +12,7 @@ import pandas as pd
 from . import findings as fd
 from .cycles import next_cycle
 from .deadlines import Milestone
-from .formats import LEDGER_KIND_LABELS
+from .formats import DONE, LATE, LEDGER_KIND_LABELS, NOT_STARTED
 from .plan import Plan, Task
 from .values import text_key
 
@@ -210,17 +210,17 @@ def _light(task: Task, milestones, row: dict | None, prev: dict | None, cycle: d
     text = None if _blank(row.get("progress")) else row.get("progress")
     if status is None and text is None:
         return "red", "填报了该任务，但进展情况和进展状态均为空", False
-    done = status == "已完成"
+    done = status == DONE
     passed = [m for m in dated if m.due < cycle]
     copied = bool(text and prev is not None and not _blank(prev.get("progress"))
                   and _text_key(text) == _text_key(prev.get("progress")))
     if dated and not done and dated[-1].due < cycle:
         last = dated[-1]
         return "red", f"最后节点 {last.due:%Y-%m-%d}「{last.text}」已过，未报告已完成", copied
-    if passed and status in ("未启动", "滞后"):
+    if passed and status in (NOT_STARTED, LATE):
         m = passed[-1]
         return "red", f"节点 {m.due:%Y-%m-%d}「{m.text}」已过，状态为{status}", copied
-    if status == "滞后":
+    if status == LATE:
         return "orange", "单位报告进度滞后", copied
     if copied:
         return "orange", "进展内容与上期完全相同（疑似复制粘贴）", copied

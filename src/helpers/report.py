@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .findings import SEVERITIES, SEVERITY_LABELS, code_label
+from .findings import SEVERITIES, SEVERITY_LABELS, code_label, record_place_text
+from .fingerprints import code_digest
 from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
 from .paths import Folders, KeptFiles
@@ -196,8 +197,6 @@ class ChartCache:
 
     def __init__(self, folder: Path, folders: Folders):
         import matplotlib
-
-        from .pipeline import code_digest
 
         self.files = KeptFiles(folder, ".png", folders)
         self.salt = f"{code_digest()}|{matplotlib.__version__}|{_font_version()}".encode()
@@ -511,27 +510,12 @@ def findings_table(findings: pd.DataFrame, limit: int | None = None) -> str:
         return '<p class="muted">没有发现数据问题。</p>'
     frame = findings.assign(
         sev=findings["severity"].map(lambda s: f'<span class="sev-{esc(s)}">{esc(SEVERITY_LABELS.get(s, s))}</span>'),
-        place=[_place(r) for r in findings.to_dict("records")],
+        place=[record_place_text(r) for r in findings.to_dict("records")],
         message=findings["message"].map(mask_ids_in_text),
     )
     if limit is not None:
         frame = frame.head(limit)
     return table(frame, {"sev": "级别", "unit": "单位", "place": "位置", "message": "问题"}, html_columns=["sev"])
-
-
-def _place(record: Mapping[str, Any]) -> str:
-    parts = []
-    if record.get("file") and not pd.isna(record.get("file")):
-        parts.append(str(record["file"]))
-    if record.get("sheet") and not pd.isna(record.get("sheet")):
-        parts.append(f"「{record['sheet']}」")
-    if record.get("row") is not None and not pd.isna(record.get("row")):
-        parts.append(f"第 {int(record['row'])} 行")
-    if record.get("column") and not pd.isna(record.get("column")):
-        parts.append(f"「{record['column']}」列")
-    return " ".join(parts)
-
-
 
 
 def findings_summary(findings: pd.DataFrame) -> str:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import html
 import io
 import os
@@ -57,6 +56,7 @@ import python_calamine
 
 from . import findings as fd
 from .findings import Finding
+from .fingerprints import file_sha256
 
 # ---------------------------------------------------------------------------------------------------------------
 # Limits (measured: calamine holds 32 bytes per cell of a sheet's rectangle; see the module docstring)
@@ -1453,16 +1453,11 @@ def _looks_like_table_text(data: bytes) -> bool:
 # Public verbs
 
 
-def _sha256(path: Path) -> tuple[str, bytes]:
+def _digest_and_head(path: Path) -> tuple[str, bytes]:
     """Hash of the file and its first bytes (for sniffing the format)."""
-    h = hashlib.sha256()
-    head = b""
     with open(path, "rb") as f:
-        while block := f.read(2**20):
-            if not head:
-                head = block[:4096]
-            h.update(block)
-    return h.hexdigest(), head
+        head = f.read(4096)
+    return file_sha256(path), head
 
 
 def readable_name(name: str) -> str:
@@ -1507,7 +1502,7 @@ def read_workbook(path: Path, *, root: Path | None = None) -> Workbook:
     try:
         try:
             size = path.stat().st_size
-            digest, head = _sha256(path)
+            digest, head = _digest_and_head(path)
         except OSError as exc:
             raise _Refused(fd.error("file_unreadable", f"文件无法打开（{exc.strerror or exc}）")) from None
         if size == 0:

@@ -196,7 +196,8 @@ def sheet_name_matches(sheet: Sheet, fmt: SheetFormat) -> bool:
     return any(sheet_key(n) == key or sheet_key(n) in key for n in (fmt.name, *fmt.sheet_names))
 
 
-_META_LABELS = {
+# the labels of the lines above a header; the first of each is the official one, which templates write
+META_LABELS = {
     "unit": ("填报单位", "报送单位", "填表单位", "单位名称", "机构名称"),
     "date": ("填报日期", "报送日期", "填表日期", "填报时间", "报送时间"),
     "contact": ("联系人", "填报人", "联系电话"),
@@ -213,7 +214,7 @@ def read_meta(rows: Sequence[tuple[int, Sequence[Any]]]) -> dict[str, Any]:
         if texts and "title" not in meta:
             meta["title"] = re.sub(r"\s+", "", texts[0][1])
         for pos, (i, text) in enumerate(texts):
-            for field_name, labels in _META_LABELS.items():
+            for field_name, labels in META_LABELS.items():
                 for label in labels:
                     norm = re.sub(r"\s+", "", text)
                     if not norm.startswith(label):
@@ -237,7 +238,7 @@ def _is_meta_label(text: str) -> bool:
     """"填报日期：…", "联系人" …: a cell that starts with one of the labels `read_meta` knows."""
     norm = re.sub(r"\s+", "", text)
     return any(norm.startswith(label) and (len(norm) == len(label) or norm[len(label)] in ":：")
-               for labels in _META_LABELS.values() for label in labels)
+               for labels in META_LABELS.values() for label in labels)
 
 
 def _repeats_header(cells: Sequence[Any], roles: Mapping[str, int], header_cells: Sequence[Any]) -> bool:

@@ -38,12 +38,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .catalog import Catalog
 from .cycles import next_cycle as _next_cycle, parse_cycle, previous_cycle
-from .formats import FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES
+from .formats import CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES, UNIT_LABEL
+from .fingerprints import code_digest, plan_digest
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, atomic_dir
-from .pipeline import Run, RunError, code_digest, open_run, plan_digest
 from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, effective_milestones
-from .runs import report_date, run_folders, run_plan
+from .runs import Run, RunError, open_run, report_date, run_folders, run_plan
 from .tables import Column, SheetFormat
 from .identifiers import mask_ids_in_text
 
@@ -227,8 +227,8 @@ def _meta_rows(ws: Worksheet, ncols: int, unit: Unit, cycle: str, *, amount_note
     value_col = max(label_col + 1, ncols)
     cells = {}
     for row, (left, right, key_left, key_right) in {
-        2: ("填报单位：", "填报日期：", "unit", "date"),
-        3: ("联系人：", "联系电话：", "contact", "phone"),
+        2: (f"{UNIT_LABEL}：", f"{DATE_LABEL}：", "unit", "date"),
+        3: (f"{CONTACT_LABEL}：", "联系电话：", "contact", "phone"),
     }.items():
         write_text(ws.cell(row, 1), left).font = META_FONT
         value = ws.cell(row, 2)
@@ -250,7 +250,7 @@ def _meta_rows(ws: Worksheet, ncols: int, unit: Unit, cycle: str, *, amount_note
     ws[cells["date"]].number_format = 'yyyy"年"m"月"d"日"'
     ws[cells["phone"]].number_format = "@"
     ws[cells["contact"]].number_format = "@"
-    date_hint = DataValidation(allow_blank=True, showInputMessage=True, promptTitle="填报日期",
+    date_hint = DataValidation(allow_blank=True, showInputMessage=True, promptTitle=DATE_LABEL,
                                prompt=f"请填写实际填报日期，如 {cycle}")
     ws.add_data_validation(date_hint)
     date_hint.add(cells["date"])
