@@ -21,6 +21,30 @@ if TYPE_CHECKING:
 
 FINDING_STAGES = ("ingest", "reconcile", "indicators")
 
+# Every table a run keeps under processed/<cycle>/ (`<name>.parquet`), with the stage that writes it. A name not
+# listed here is refused, so a new table is declared once, here, and a misspelt name fails at once.
+_LEDGER_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees")
+TABLES = {
+    "files": "ingest",             # one row per raw file: what was read, which ledger and unit it is
+    "progress": "ingest",          # task ledgers' rows
+    **{f"{name}_raw": "ingest" for name in _LEDGER_TABLES},   # the fixed ledgers' rows as read
+    **{f"findings_{stage}": stage for stage in FINDING_STAGES},
+    "findings": "ingest, reconcile, indicators",   # every stage's findings together
+    "submissions": "reconcile",    # unit × ledger kind: received, on time
+    "task_status": "reconcile",    # unit × task: light and reason
+    **{name: "indicators" for name in _LEDGER_TABLES},        # the fixed ledgers' rows cleaned
+    "lending_figures": "indicators",
+    "indicators": "indicators",
+}
+# The fingerprints (`<name>.json`) saying what a stage's tables or an output were made from.
+FINGERPRINTS = ("ingest", "reconcile", "indicators", "consolidated", "unit_pages", "templates")
+
+
+def _declared(name: str, names) -> str:
+    if name not in names:
+        raise KeyError(f"{name!r} is not declared in catalog.TABLES / catalog.FINGERPRINTS")
+    return name
+
 
 class Catalog:
     """Named Parquet tables per cycle under `<processed>/<cycle>/<name>.parquet`."""
@@ -30,7 +54,7 @@ class Catalog:
         self.report_days = tuple(report_days)
 
     def path(self, cycle: str, name: str) -> Path:
-        return self.folders.cycle_processed(cycle) / f"{name}.parquet"
+        return self.folders.cycle_processed(cycle) / f"{_declared(name, TABLES)}.parquet"
 
     def exists(self, cycle: str, name: str) -> bool:
         return self.path(cycle, name).is_file()
@@ -52,13 +76,13 @@ class Catalog:
         return final
 
     def write_json(self, cycle: str, name: str, data: dict) -> Path:
-        final = self.folders.cycle_processed(cycle) / f"{name}.json"
+        final = self.folders.cycle_processed(cycle) / f"{_declared(name, FINGERPRINTS)}.json"
         with atomic_path(final, self.folders) as tmp:
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=str), encoding="utf-8")
         return final
 
     def read_json(self, cycle: str, name: str) -> dict | None:
-        path = self.folders.cycle_processed(cycle) / f"{name}.json"
+        path = self.folders.cycle_processed(cycle) / f"{_declared(name, FINGERPRINTS)}.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     # ----- report files -----
