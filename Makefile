@@ -10,7 +10,7 @@ KERNEL := $(VENV)/share/jupyter/kernels/taizhang/kernel.json
 DEMO_RAW := data/demo/raw
 DEMO_PROCESSED := data/demo/processed
 
-.PHONY: help setup demo-data demo test lab bench notebooks clean
+.PHONY: help setup demo-data demo test test-fast lab bench notebooks clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ demo: demo-data ## set up, then run the latest demo cycle and print where the re
 
 test: setup ## run the test suite
 	$(PY) -m pytest
+
+test-fast: setup ## run the tests without the slow end-to-end ones (notebooks, worker processes), for the edit-test loop
+	$(PY) -m pytest -m "not slow"
 
 lab: setup demo-data ## open JupyterLab on 127.0.0.1 with the taizhang kernel
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

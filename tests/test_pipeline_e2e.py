@@ -200,7 +200,9 @@ def test_both_plans_run_through_the_same_notebooks(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "reports/2022-06-25/report.html").read_text(encoding="utf-8")
     assert "金融支持小微企业责任分工表" in html and "牵头" in html
-    assert "信贷指标" not in html  # this plan expects no lending ledgers
+    # this plan expects no lending or guarantee ledgers: the sections say so instead of showing empty tables
+    assert "本计划不要求报送信贷数据台账和无贷户名单" in html and "全市主要指标" not in html
+    assert "本计划不要求报送担保业务台账" in html
     status = pd.read_parquet(tmp_path / "processed/2022-06-25/task_status.parquet")
     assert set(status["list"]) == {"责任分工表"}
     for _, rows in status.groupby("task_no", sort=False):

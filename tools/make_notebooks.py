@@ -66,9 +66,7 @@ NOTEBOOK_CELLS = {
                       "from helpers import pipeline, report\n\n"
                       "run = pipeline.open_run(cycle, plan, raw, processed, reports)\n"
                       "tables = pipeline.cycle_tables(run)\n"
-                      "outputs = pipeline.start_outputs(run)  # 汇总表、单位反馈页和下期模板：在后台进程中生成\n"
-                      "charts = report.keep_charts(run.folders.cycle_processed(run.cycle) / \"charts\", run.folders)"
-                      "  # 数据未变的图表直接沿用上次所绘\n"
+                      "outputs = pipeline.start_report(run)  # 汇总表、单位反馈页和下期模板在后台生成；数据未变的图表沿用上次所绘\n"
                       "display(HTML(report.title_block(run.plan, run.cycle, run.previous, run.note)),\n"
                       '        metadata={"taizhang_title": f"{run.plan.title} {run.cycle} 台账报告"})'),
         new_markdown_cell("## 一、总体情况"),
@@ -90,17 +88,13 @@ NOTEBOOK_CELLS = {
                       "        display(HTML(report.by_measure_table(tables.task_status, run.plan, task_list.name)))"),
         new_markdown_cell("## 五、疑似复制粘贴的进展"),
         new_code_cell("display(HTML(report.copied_table(tables.task_status, run.plan)))"),
+        new_markdown_cell("## 六、信贷指标"),
         new_code_cell("from helpers import report_indicators\n\n"
-                      "if {\"lending\", \"noloan\"} & set(run.plan.ledgers):\n"
-                      "    report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
-        new_code_cell("if \"guarantee\" in run.plan.ledgers:\n"
-                      "    report.show_parts(report_indicators.guarantee_section(tables.indicators, tables.indicator_history))"),
+                      "report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
+        new_markdown_cell("## 七、融资担保"),
+        new_code_cell("report.show_parts(report_indicators.guarantee_section(run.plan, tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 附：汇总表、单位反馈页和下期模板"),
-        new_code_cell("from helpers import feedback\n\n"
-                      "outputs.wait()\n"
-                      "pipeline.stop_workers()  # 本次运行不再需要后台进程\n"
-                      "charts.prune()  # 删除本次报告未用到的旧图表\n"
-                      "display(HTML(feedback.links_html(run)))"),
+        new_code_cell("display(HTML(outputs.finish()))  # 等待后台生成完毕，给出链接"),
         new_markdown_cell("## 附录：数据质量问题"),
         new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"
                       "display(HTML(report.findings_table(tables.findings)))"),
@@ -137,15 +131,20 @@ NOTEBOOK_CELLS = {
 }
 
 
+def notebook_text(name: str) -> str:
+    """The notebook `name` as the file this tool writes (a test compares it with the committed file)."""
+    nb = new_notebook(cells=NOTEBOOK_CELLS[name])
+    nb.metadata["kernelspec"] = {"name": "taizhang", "display_name": "Python (taizhang)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{Path(name).stem.replace('_', '-')}-{i:02d}"
+    return nbformat.writes(nb) + "\n"
+
+
 def main() -> None:
     NOTEBOOKS.mkdir(exist_ok=True)
-    for name, cells in NOTEBOOK_CELLS.items():
-        nb = new_notebook(cells=cells)
-        nb.metadata["kernelspec"] = {"name": "taizhang", "display_name": "Python (taizhang)", "language": "python"}
-        nb.metadata["language_info"] = {"name": "python"}
-        for i, cell in enumerate(nb.cells):
-            cell["id"] = f"{Path(name).stem.replace('_', '-')}-{i:02d}"
-        nbformat.write(nb, str(NOTEBOOKS / name))
+    for name in NOTEBOOK_CELLS:
+        (NOTEBOOKS / name).write_text(notebook_text(name), encoding="utf-8")
     print(f"wrote {len(NOTEBOOK_CELLS)} notebooks")
 
 

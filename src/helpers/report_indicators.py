@@ -221,12 +221,14 @@ def note(text: str) -> str:
 
 
 def lending_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> list:
-    """Headline figures, trends over the year's cycles, banks behind plan, and reported vs derived figures."""
+    """Headline figures, trends over the year's cycles, banks behind plan, and reported vs derived figures (the
+    section's heading is the notebook's)."""
+    if not {"lending", "noloan"} & set(plan.ledgers):
+        return [note("本计划不要求报送信贷数据台账和无贷户名单，不计算信贷指标。")]
     if not len(indicators) or not indicators["indicator"].isin(list(INDICATORS)).any():
-        return ["<h2>六、信贷指标</h2>", note("本期没有收到信贷数据台账，无法计算信贷指标。")]
+        return [note("本期没有收到信贷数据台账，无法计算信贷指标。")]
     big = target_of(plan, "inclusive_sme_loan_growth", category="国有大型银行")
     parts: list = [
-        "<h2>六、信贷指标</h2>",
         "<h3>全市主要指标</h3>", headline_table(indicators),
         "<h3>各类银行</h3>",
         scope_table(indicators, "credit_loan_share", "category"),
@@ -255,13 +257,15 @@ def lending_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> li
     return [p for p in parts if p is not None]
 
 
-def guarantee_section(indicators: pd.DataFrame, history: pd.DataFrame) -> list:
-    """Capital, leverage, risk compensation, fee subsidy and compensation rate, with the leverage chart."""
+def guarantee_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> list:
+    """Capital, leverage, risk compensation, fee subsidy and compensation rate, with the leverage chart (the
+    section's heading is the notebook's)."""
+    if "guarantee" not in plan.ledgers:
+        return [note("本计划不要求报送担保业务台账，不计算融资担保指标。")]
     if not len(indicators) or not indicators["indicator"].isin(list(GUARANTEE_LABELS)).any():
-        return ["<h2>七、融资担保</h2>", note("本期没有收到担保业务台账。")]
+        return [note("本期没有收到担保业务台账。")]
     institutions = indicators[(indicators["scope"] == "institution") & indicators["indicator"].isin(list(GUARANTEE_LABELS))]
     parts = [
-        "<h2>七、融资担保</h2>",
         headline_table(indicators, guarantee=True),
         "<h3>各担保机构</h3>",
         table(_with_display(institutions), {"scope_id": "机构", "name": "指标", "shown": "本期", "target_shown": "目标",
