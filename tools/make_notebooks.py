@@ -88,10 +88,13 @@ NOTEBOOK_CELLS = {
                       "        display(HTML(report.by_measure_table(tables.task_status, run.plan, task_list.name)))"),
         new_markdown_cell("## 五、疑似复制粘贴的进展"),
         new_code_cell("display(HTML(report.copied_table(tables.task_status, run.plan)))"),
-        new_markdown_cell("## 六、信贷指标"),
+        new_markdown_cell("## 六、计划量化目标完成情况"),
+        new_code_cell("from helpers import report_targets\n\n"
+                      "display(HTML(report_targets.targets_html(run.plan, tables.indicators)))"),
+        new_markdown_cell("## 七、信贷指标"),
         new_code_cell("from helpers import report_indicators\n\n"
                       "report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
-        new_markdown_cell("## 七、融资担保"),
+        new_markdown_cell("## 八、融资担保"),
         new_code_cell("report.show_parts(report_indicators.guarantee_section(run.plan, tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 附：汇总表、单位反馈页和下期模板"),
         new_code_cell("display(HTML(outputs.finish()))  # 等待后台生成完毕，给出链接"),

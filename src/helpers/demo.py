@@ -34,6 +34,7 @@ from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.writer.excel import ExcelWriter
 
+from . import demo_targets
 from .cycles import (
     CalendarUnavailable,
     add_workdays,
@@ -892,10 +893,14 @@ class _Generator:
             sheets.append(self.task_sheet(u, cycle, lst, rows, style, filled, mods, sheet_name, rng))
         if self._embeds_noloan(u) and idx in self.noloan_sends.get(u.id, ()):
             sheets.append(self.noloan_sheet(u, cycle, filled, embedded=True))
+        target_rows = demo_targets.target_rows(self.plan, u, cycle)
+        if target_rows:      # the targets the unit reports itself, in the same workbook
+            sheets.append(_Sheet("指标", rows=target_rows, merges=[(1, 1, 1, len(target_rows[1]))],
+                                 widths=dict(demo_targets.TARGET_WIDTHS), bold_rows={1, 2}, header_row=2))
         created, modified = self.stamps(cycle, filled)
         data = _workbook_bytes(sheets, created, modified, style.contact.split()[0])
         name = self.task_file_name(u, cycle, style) + name_suffix
-        kinds = ("task", "noloan") if len(sheets) > len(rows_by_list) else ("task",)
+        kinds = ("task", "noloan") if len(sheets) > len(rows_by_list) + bool(target_rows) else ("task",)
         return self.add_file(cycle, name, data, u, kinds, folder=folder)
 
     def task_file_name(self, u: Unit, cycle: dt.date, style: _TaskStyle) -> str:

@@ -29,6 +29,7 @@ from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
 from .paths import atomic_dir
 from .plan import Plan, Task, TaskList, Unit
+from . import report_targets
 from .reconcile import LIGHT_LABELS, LIGHTS
 from .runs import Run, RunError
 from .report import esc, light_chip, page, table
@@ -112,7 +113,8 @@ def unit_label(plan: Plan, unit_id: str) -> str:
 # Consolidated lists
 
 
-def build_consolidated(plan: Plan, status: pd.DataFrame | None, progress: pd.DataFrame | None, cycle: str) -> Workbook:
+def build_consolidated(plan: Plan, status: pd.DataFrame | None, progress: pd.DataFrame | None, cycle: str,
+                       indicators: pd.DataFrame | None = None) -> Workbook:
     """The plan's lists in the official layout with every unit's progress for report date `cycle`.
 
     One sheet per plan list: title, a line naming the cycle, a colour legend, the header (the list's columns
@@ -120,7 +122,8 @@ def build_consolidated(plan: Plan, status: pd.DataFrame | None, progress: pd.Dat
     column) gather every responsible unit's text as 【单位】…, one per line, lead unit first; a unit that sent no
     row shows as 本期未报送. The progress cell is coloured by the row's worst light; 状态 lists each unit's light
     and reason. `status` is the cycle's `task_status`, `progress` its `progress` table (for 细化举措 and
-    年度目标和效果); either may be None."""
+    年度目标和效果); either may be None. A last sheet, 目标完成情况, lists every target of the plan from the cycle's
+    `indicators` (`report_targets.add_targets_sheet`; 未报送 where there is no figure)."""
     lights = _latest(status)
     rows = _latest(progress)
     wb = Workbook()
@@ -129,6 +132,7 @@ def build_consolidated(plan: Plan, status: pd.DataFrame | None, progress: pd.Dat
     wb.properties.creator = str(plan.meta.get("reporting_to") or plan.title)
     for lst in plan.lists:
         _consolidated_sheet(wb, plan, lst, cycle, lights, rows)
+    report_targets.add_targets_sheet(wb, plan, indicators, cycle)
     return wb
 
 
@@ -291,13 +295,13 @@ def write_consolidated(run: Run) -> Path:
     if not run.catalog.exists(run.cycle, "task_status"):
         raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 task_status），请先运行 02_reconcile")
     final = run.folders.cycle_reports(run.cycle) / CONSOLIDATED_NAME
-    fingerprint = output_fingerprint(run, ("task_status", "progress"), what="consolidated")
+    fingerprint = output_fingerprint(run, ("task_status", "progress", "indicators"), what="consolidated")
     if run.catalog.read_json(run.cycle, "consolidated") == fingerprint and final.is_file():
         return final
     status = run.catalog.read(run.cycle, "task_status")
     progress = run.catalog.read(run.cycle, "progress")
     with gc_paused():
-        wb = build_consolidated(run.plan, status, progress, run.cycle)
+        wb = build_consolidated(run.plan, status, progress, run.cycle, run.catalog.read(run.cycle, "indicators"))
         path = run.catalog.save_workbook(wb, final)
     run.catalog.write_json(run.cycle, "consolidated", fingerprint)
     return path

@@ -69,6 +69,12 @@ CODE_LABELS = {
     "task_no_mismatch": "序号与任务不符",
     "task_unmatched": "无法对应计划任务",
     "task_not_responsible": "非责任单位填报",
+    # reported targets (指标 sheet)
+    "target_unknown": "无法对应计划目标",
+    "target_not_reporter": "非报送单位填报目标",
+    "target_duplicate": "目标重复填报",
+    "target_cumulative_decreased": "累计值下降",
+    "target_not_reported": "目标未报送",
     # lending ledgers
     "bank_name_blank": "机构名称为空",
     "bank_unknown": "无法识别的银行",

@@ -185,11 +185,29 @@ GUARANTEES = SheetFormat(
     ),
 )
 
+# The 指标 sheet of a task ledger: the plan's targets a unit reports itself (plan `source: {reported_by: …}`).
+# 本期数值 is read as text and typed by the target's unit of measure (`reported_targets.parse_reported_value`).
+TARGET_SHEET = SheetFormat(
+    kind="task",
+    name="指标",
+    min_match=3,
+    columns=(
+        Column("target_id", ("目标代码", "指标代码"), required=True),
+        Column("text", ("目标", "目标内容", "指标名称")),
+        Column("measure_unit", ("计量单位",)),
+        Column("due", ("到期日", "目标时限")),
+        Column("value", ("本期数值", "本期值", "数值"), required=True),
+        Column("note", ("说明", "备注")),
+    ),
+)
+
 FIXED_FORMATS: tuple[SheetFormat, ...] = (BANK_SUMMARY, LOANS, APPLICATIONS, NOLOAN_LIST, GUARANTEE_SUMMARY, GUARANTEES)
 LEDGER_KIND_LABELS = {"task": "任务进展台账", "lending": "信贷数据台账", "noloan": "无贷户名单", "guarantee": "担保业务台账"}
 
 
 def all_formats(plan: Plan) -> tuple[SheetFormat, ...]:
-    """Task formats of the plan, then the fixed formats of the ledger kinds the plan expects."""
+    """Task formats of the plan, the 指标 sheet when units report targets, then the fixed formats of the ledger
+    kinds the plan expects."""
     fixed = tuple(f for f in FIXED_FORMATS if f.kind in plan.ledgers)
-    return (*task_formats(plan), *fixed)
+    targets = (TARGET_SHEET,) if "task" in plan.ledgers and plan.reported_targets() else ()
+    return (*task_formats(plan), *targets, *fixed)

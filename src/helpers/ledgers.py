@@ -32,7 +32,7 @@ PROGRESS_COLUMNS = [
 _NO_DATE = object()
 TABLE_NAMES = {
     "主要指标": "bank_summary", "贷款明细": "loans", "首贷申请": "applications", "无贷户名单": "noloan_list",
-    "机构概况": "guarantee_summary", "担保明细": "guarantees",
+    "机构概况": "guarantee_summary", "担保明细": "guarantees", "指标": "reported_targets",
 }
 
 
@@ -158,7 +158,7 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
     progress: tuple[list, list, list] = ([], [], [])     # the task sheets' rows, task numbers and Excel rows
     for fmt, table in tables:
         out.extend(_with_unit(table.findings, unit))
-        if fmt.kind == "task":
+        if fmt.kind == "task" and fmt.name not in TABLE_NAMES:     # a task list (the 指标 sheet is a table)
             # straight from the column lists, one frame for all task sheets: a task sheet is small, and frame
             # operations cost more than its rows
             rows, task_nos, task_findings = _match_rows(table.values, fmt.name, plan, unit, workbook.name,
@@ -402,4 +402,4 @@ def combine(ledgers: list[WorkbookLedger], plan: Plan, cycle: dt.date) -> CycleL
 
 def _kind_of_table(name: str) -> str:
     return {"bank_summary": "lending", "loans": "lending", "applications": "lending", "noloan_list": "noloan",
-            "guarantee_summary": "guarantee", "guarantees": "guarantee"}[name]
+            "guarantee_summary": "guarantee", "guarantees": "guarantee", "reported_targets": "task"}[name]

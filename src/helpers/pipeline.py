@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from . import findings as fd
-from . import feedback, guarantee, ledgers, lending, reconcile, report, sources, templates
+from . import feedback, guarantee, ledgers, lending, reconcile, report, reported_targets, sources, templates
 from .catalog import Catalog
 from .fingerprints import code_digest, file_sha256, plan_digest
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, KeptFiles
@@ -533,6 +533,9 @@ def _clean_cycle(run: Run, cycle: str) -> list[fd.Finding]:
                                                             _raw(run, cycle, "guarantees"), plan, date)
         tables["guarantee_summary"], tables["guarantees"] = summary, detail
         out += found + guarantee.reconcile_guarantees(summary, detail, date)
+    if plan.reported_targets():
+        tables["reported_targets"], found = reported_targets.clean_reported(_raw(run, cycle, "reported_targets"), plan)
+        out += found
     for name, frame in tables.items():
         cat.write(cycle, name, frame)
     return out
@@ -582,6 +585,10 @@ def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], lendi
             frames.append(guarantee.guarantee_indicators(plan, date, summary, detail))
     frames = [f for f in frames if len(f)]
     indicators = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=lending.INDICATOR_COLUMNS)
+    # every target of the plan: the reported ones' rows, and one headline row per target
+    reports = _load_year(run, "reported_targets", cycle) if plan.reported_targets() else None
+    indicators, found = reported_targets.with_targets(plan, date, indicators, reports)
+    out += found
     cat.write(cycle, "indicators", indicators)
     cat.write_findings(cycle, "indicators", out)
 

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import yaml
 
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 UNIT_KINDS = ("regulator", "government", "bank", "guarantee", "county", "other")
 BANK_CATEGORIES = ("国有大型银行", "股份制银行", "城市商业银行", "地方法人银行")
 LEDGER_KINDS = ("task", "lending", "noloan", "guarantee")
+# how a reported target's figure reads: the latest figure (level), the latest figure that may not go down
+# (cumulative, a 累计 value), a count for this cycle alone summed over the target's period (per_cycle), or
+# whether it is done (done: 1 = 已完成, 0 = 未完成)
+TARGET_VALUES = ("level", "cumulative", "per_cycle", "done")
+TARGET_PERIODS = ("quarter", "year")
 ROLE_LEAD = "牵头"
 ROLE_RESPONSIBLE = "责任"
 REQUIRED_COLUMNS = ("no", "text", "progress")
@@ -253,6 +258,11 @@ class Plan:
     def targets_for(self, indicator: str) -> list[dict[str, Any]]:
         return [t for t in self.targets if t.get("indicator") == indicator]
 
+    def reported_targets(self, unit_id: str | None = None) -> list[dict[str, Any]]:
+        """Targets whose value units report (in the 指标 sheet), those `unit_id` reports when given."""
+        return [t for t in self.targets if t["source"]["kind"] == "reported"
+                and (unit_id is None or unit_id in t["source"]["reported_by"])]
+
 
 class _PlanLoader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. Under PyYAML's YAML 1.1 rules an unquoted `no:` key (the task number
@@ -431,6 +441,7 @@ class _Checker:
             for key in ("due", "from"):
                 if key in target:
                     target = {**target, key: self.date(target[key], f"targets[{i}].{key}")}
+            target = {**target, "source": self.target_source(target, f"targets[{i}]", resolve)}
             targets.append(target)
         target_ids = [t.get("id") for t in targets]
         if len(set(target_ids)) != len(target_ids):
@@ -508,6 +519,31 @@ class _Checker:
         if not units:
             self.fail("units", "计划至少需要一个单位")
         return units
+
+    def target_source(self, target: Mapping[str, Any], place: str, resolve: _Resolver) -> dict[str, Any]:
+        """Where a target's value comes from: {"kind": "derived"} (computed from the lending or guarantee ledgers;
+        the default) or {"kind": "reported", "reported_by": unit ids, "value": one of TARGET_VALUES}."""
+        raw = target.get("source", "derived")
+        if raw == "derived":
+            return {"kind": "derived"}
+        if not isinstance(raw, Mapping) or "reported_by" not in raw:
+            self.fail(f"{place}.source", "应为 derived 或 {reported_by: [单位], value: …}")
+            return {"kind": "derived"}
+        units: list[str] = []
+        for ref in self.sequence(raw.get("reported_by"), f"{place}.source.reported_by"):
+            members = resolve(ref)
+            if members is None:
+                self.fail(f"{place}.source.reported_by", f"未知单位或集合「{ref}」")
+            else:
+                units.extend(m for m in members if m not in units)
+        if not units:
+            self.fail(f"{place}.source.reported_by", "报送目标须指明报送单位")
+        value = raw.get("value", "level")
+        if value not in TARGET_VALUES:
+            self.fail(f"{place}.source.value", f"应为 {'、'.join(TARGET_VALUES)} 之一")
+        if value == "per_cycle" and target.get("period") not in TARGET_PERIODS:
+            self.fail(f"{place}.period", f"按期累计的目标须有 period：{'、'.join(TARGET_PERIODS)} 之一")
+        return {"kind": "reported", "reported_by": tuple(units), "value": value}
 
     def collectives(self, raw: Any, units: list[Unit]) -> dict[str, tuple[str, ...]]:
         ids = {u.id for u in units}

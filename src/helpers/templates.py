@@ -38,11 +38,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .catalog import Catalog
 from .cycles import next_cycle as _next_cycle, parse_cycle, previous_cycle
-from .formats import CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES, UNIT_LABEL
+from .formats import CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES, TARGET_SHEET, UNIT_LABEL
 from .fingerprints import code_digest, plan_digest
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, atomic_dir
 from .plan import Plan, Task, TaskList, Unit
 from .reconcile import LIGHT_LABELS, effective_milestones
+from .reported_targets import clean_reported, measure_unit_text
 from .runs import Run, RunError, open_run, report_date, run_folders, run_plan
 from .tables import Column, SheetFormat
 from .identifiers import mask_ids_in_text
@@ -348,8 +349,11 @@ def build_task_template(
     cycle: str,
     previous_progress: pd.DataFrame | None = None,
     previous_status: pd.DataFrame | None = None,
+    previous_targets: pd.DataFrame | None = None,
 ) -> Workbook:
-    """The task ledger template of `unit` for report date `cycle`: one sheet per plan list the unit has tasks in.
+    """The task ledger template of `unit` for report date `cycle`: one sheet per plan list the unit has tasks in,
+    and a 指标 sheet when the unit reports targets of the plan (`previous_targets`, the processed
+    `reported_targets` of the cycle before, pre-fills their last figures).
 
     `previous_progress` (the processed `progress` table of the cycle before) pre-fills 细化举措, 年度目标和效果,
     双周进展情况 and 进展状态 from the unit's last rows; `previous_status` (its `task_status`) adds last cycle's
@@ -365,6 +369,8 @@ def build_task_template(
         tasks = [t for t in lst.tasks if unit.id in t.responsible]
         if tasks:
             _task_sheet(wb, plan, lst, tasks, unit, cycle, before, lights)
+    if plan.reported_targets(unit.id):
+        _target_sheet(wb, plan, unit, cycle, previous_targets)
     if not wb.sheetnames:
         raise ValueError(f"「{unit.name}」在计划中没有负责的任务")
     return wb
@@ -447,6 +453,78 @@ def _task_sheet(wb: Workbook, plan: Plan, lst: TaskList, tasks: list[Task], unit
     _note_row(ws, last + 2, ncols, notes)
     ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 1).coordinate
     setup_print(ws, HEADER_ROW, title=f"{unit.name} · {lst.name}")
+    _protect(ws)
+    return ws
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The 指标 sheet: targets the unit reports itself (formats.TARGET_SHEET, read back by the same ingest)
+
+TARGET_WIDTHS = (22, 46, 16, 12, 16, 30)
+
+
+def _target_sheet(wb: Workbook, plan: Plan, unit: Unit, cycle: str, previous: pd.DataFrame | None) -> Worksheet:
+    """目标代码, 目标, 计量单位, 到期日 locked from the plan; 本期数值 and 说明 unlocked, pre-filled with the unit's last
+    figure of a level or 累计 target (a count per cycle starts blank); 已完成/未完成 as a drop-down where the target
+    is a thing to get done."""
+    targets = plan.reported_targets(unit.id)
+    ws = wb.create_sheet(sheet_title(TARGET_SHEET.name))
+    headers = [c.headers[0] for c in TARGET_SHEET.columns]
+    ncols = len(headers)
+    for col, width in enumerate(TARGET_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    _title_row(ws, ncols, f"{plan.title}目标报送表")
+    _meta_rows(ws, ncols, unit, cycle)
+    styler = _styler(wb)
+    write_header_row(ws, HEADER_ROW, headers, styler)
+    last_values = {}
+    if previous is not None and len(previous):
+        mine = previous[previous["unit_id"] == unit.id]
+        last_values = {r["target_id"]: r for r in mine.to_dict("records")}
+    done_rows = []
+    for row, target in enumerate(targets, start=FIRST_DATA_ROW):
+        kind = target["source"]["value"]
+        due = target.get("due")
+        period = {"quarter": "（按季）", "year": "（按年）"}.get(str(target.get("period")), "")
+        prev = last_values.get(target["id"], {})
+        value = None if kind == "per_cycle" or _blank(prev.get("value")) else prev["value"]
+        if kind == "done" and value is not None:
+            value = "已完成" if value >= 1 else "未完成"
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        values = [target["id"], target.get("text"), measure_unit_text(target) + period,
+                  due.isoformat() if due else "—", value, mask_ids_in_text(prev.get("note"))]
+        for col, item in enumerate(values, start=1):
+            cell = write_text(ws.cell(row, col), None if _blank(item) else item)
+            if col <= 4:
+                styler.apply(cell, ("plan", col != 2), font=BODY_FONT, border=BORDER, protection=LOCKED,
+                             fill=LOCKED_FILL, alignment=WRAP_TOP if col == 2 else WRAP_CENTRE)
+            else:
+                styler.apply(cell, ("unit", False), font=BODY_FONT, border=BORDER, protection=UNLOCKED,
+                             alignment=WRAP_TOP, number_format="@")
+        if kind == "done":
+            done_rows.append(row)
+        fit_row_height(ws, row, dict(enumerate(TARGET_WIDTHS, start=1)))
+    last = FIRST_DATA_ROW + len(targets) - 1
+    if done_rows:
+        choices = DataValidation(type="list", formula1='"已完成,未完成"', allow_blank=True, showErrorMessage=True,
+                                 errorTitle="本期数值", error="请从下拉列表中选择：已完成、未完成")
+        ws.add_data_validation(choices)
+        for row in done_rows:
+            choices.add(f"E{row}")
+    hint = DataValidation(allow_blank=True, showInputMessage=True, promptTitle="本期数值",
+                          prompt="按计量单位填写数字；金额可写 2000 或 0.2亿元，比例可写 85%")
+    ws.add_data_validation(hint)
+    hint.add(f"E{FIRST_DATA_ROW}:E{last}")
+    notes = ["1. 灰色列为计划中的目标，已锁定，请勿修改；只填写本期数值和说明，不要增删行。",
+             "2. 金额以万元为单位（写“亿元”“元”的按所写单位换算）；比例填百分数（如 85%）；"
+             "“是否完成”类从下拉列表选择已完成或未完成。",
+             "3. 累计数（如资金规模、覆盖比例）已预填上期数值，请更新为截至本期的累计数；"
+             "按季、按年统计的次数只填本期（两次报送之间）新开展的次数。",
+             f"4. 请填写填报日期和联系人，于 {cycle} 前报送{plan.meta.get('reporting_to') or '牵头部门'}。"]
+    _note_row(ws, last + 2, ncols, notes)
+    ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 1).coordinate
+    setup_print(ws, HEADER_ROW, title=f"{unit.name} · {TARGET_SHEET.name}")
     _protect(ws)
     return ws
 
@@ -567,10 +645,11 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
 
 
 def build_template(plan: Plan, unit: Unit | str, kind: str, cycle: str, previous_progress: pd.DataFrame | None = None,
-                   previous_status: pd.DataFrame | None = None) -> Workbook:
+                   previous_status: pd.DataFrame | None = None,
+                   previous_targets: pd.DataFrame | None = None) -> Workbook:
     """The template of one unit and ledger kind."""
     if kind == "task":
-        return build_task_template(plan, unit, cycle, previous_progress, previous_status)
+        return build_task_template(plan, unit, cycle, previous_progress, previous_status, previous_targets)
     return build_data_template(plan, unit, kind, cycle)
 
 
@@ -618,15 +697,18 @@ def write_templates(run, next_cycle: str | None = None) -> list[Path]:
             name = name[:-5] + f"-{spec.unit.id}.xlsx"
         names.append(name)
     paths = [final / name for name in names]
-    fingerprint = output_fingerprint(run, ("progress", "task_status"), what="templates", next_cycle=nxt)
+    fingerprint = output_fingerprint(run, ("progress", "task_status", "reported_targets_raw"), what="templates",
+                                     next_cycle=nxt)
     if run.catalog.read_json(run.cycle, "templates") == fingerprint and final.is_dir() \
             and sorted(p.name for p in final.iterdir()) == sorted(names) and all(p.is_file() for p in paths):
         return paths
     progress = run.catalog.read(run.cycle, "progress")
     status = run.catalog.read(run.cycle, "task_status")
+    # straight from what the ingest read: the templates are written before the indicators stage cleans it
+    targets = clean_reported(run.catalog.read(run.cycle, "reported_targets_raw"), run.plan)[0]
     with atomic_dir(final, run.folders) as staging, gc_paused():
         for spec, name in zip(specs, names):
-            wb = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status)
+            wb = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status, targets)
             run.catalog.save_workbook(wb, staging / name)
     run.catalog.write_json(run.cycle, "templates", fingerprint)
     return paths
