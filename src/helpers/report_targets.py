@@ -35,8 +35,10 @@ def _shown(value: Any, unit: Any) -> str:
         return NOT_REPORTED
     if unit == "是否完成":
         return "已完成" if value >= 1 else "未完成"
-    if unit == "个单位":
-        return f"{value:g} 个达到"
+    if unit in ("个单位", "家"):
+        return f"{value:g} {'个' if unit == '个单位' else '家'}达到"
+    if isinstance(unit, str) and (unit.startswith("次") or unit == "项"):
+        return f"{value:g} {unit}"
     return fmt_value(value, unit)
 
 
@@ -69,7 +71,8 @@ def targets_frame(plan: Plan, indicators: pd.DataFrame | None) -> pd.DataFrame:
             "no": no, "id": target["id"], "text": target.get("text"), "source": who,
             "shown": _shown(value, unit),
             "target_shown": "—" if row.get("target") is None or pd.isna(row.get("target")) else
-            (f"{row['target']:g} 个" if unit == "个单位" else _shown(row["target"], unit)),
+            (f"{row['target']:g} {'个' if unit == '个单位' else '家'}" if unit in ("个单位", "家")
+             else _shown(row["target"], unit)),
             "due": due or "—", "status": row.get("status") if isinstance(row.get("status"), str) else None,
             "light_text": _light_text(row.get("status"), row.get("basis"), value),
             "basis": row.get("basis") or f"{NOT_REPORTED}：本期没有该目标的数据",
@@ -86,7 +89,7 @@ def targets_html(plan: Plan, indicators: pd.DataFrame | None) -> str:
         return '<p class="muted">计划未设量化目标。</p>'
     counts = frame["light_text"].value_counts()
     summary = "、".join(f"{esc(k)} {v} 项" for k, v in counts.items())
-    shown = frame.assign(light_text=[light_chip(s, t) if s else esc(t)
+    shown = frame.assign(light_text=[light_chip(s, t) if isinstance(s, str) else esc(t)
                                      for s, t in zip(frame["status"], frame["light_text"])])
     parts = [f"<p>计划共 {len(frame)} 项量化目标：{summary}。</p>",
              table(shown, COLUMNS, html_columns=["light_text"], numeric=["shown", "target_shown"])]
@@ -98,7 +101,7 @@ def targets_html(plan: Plan, indicators: pd.DataFrame | None) -> str:
                 shown=[_shown(v, u) for v, u in zip(group["value"], group["unit"])],
                 light_text=[light_chip(s) if isinstance(s, str) else esc(_light_text(s, b, v))
                             for s, b, v in zip(group["status"], group["basis"], group["value"])])
-            parts += [f"<h4>{esc(text)}：各单位报送</h4>",
+            parts += [f"<h4>{esc(str(text).rstrip('。'))}：各单位报送</h4>",
                       table(detail, {"scope_id": "单位", "shown": "本期数值", "light_text": "状态", "basis": "依据"},
                             html_columns=["light_text"], numeric=["shown"])]
     return "".join(parts)
