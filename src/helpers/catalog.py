@@ -23,7 +23,8 @@ FINDING_STAGES = ("ingest", "reconcile", "indicators")
 
 # Every table a run keeps under processed/<cycle>/ (`<name>.parquet`), with the stage that writes it. A name not
 # listed here is refused, so a new table is declared once, here, and a misspelt name fails at once.
-_LEDGER_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees")
+_LEDGER_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees",
+                  "reported_targets")   # the last: the 指标 sheets of task ledgers (targets units report)
 TABLES = {
     "files": "ingest",             # one row per raw file: what was read, which ledger and unit it is
     "progress": "ingest",          # task ledgers' rows
