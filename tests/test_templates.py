@@ -75,6 +75,12 @@ def fill_task_template(path: Path, out: Path, *, status: str = "正常推进", d
         meta_value(ws, "联系人：").value = "张三"
         meta_value(ws, "联系电话：").value = "0352-1234567"
         cols = {v: i for i, v in enumerate(headers(ws), start=1)}
+        if ws.title == "指标":    # the targets the unit reports: a figure each (test_reported_targets reads them)
+            for row in range(templates.FIRST_DATA_ROW, ws.max_row + 1):
+                if ws.cell(row, 1).value and not str(ws.cell(row, 1).value).startswith("注"):
+                    done = "已完成" in str(ws.cell(row, cols["计量单位"]).value)
+                    ws.cell(row, cols["本期数值"]).value = "已完成" if done else "1"
+            continue
         progress_col = next(i for h, i in cols.items() if "进展" in h and h != "进展状态")
         for row in range(templates.FIRST_DATA_ROW, ws.max_row + 1):
             no = ws.cell(row, 1).value
