@@ -232,7 +232,9 @@ def test_unit_page_escapes_masks_and_advises(tiny_plan, tmp_path):
     assert "请不要在台账中使用公式" in html
     assert "别的单位的问题" not in html
     # lights and reasons
-    assert 'class="light light-red"' in html and "本期未报送该任务的进展" in html
+    # it sent a ledger, so the task it left out is not "未报送"
+    assert 'class="light light-red"' in html and "已报送台账，但台账中没有该任务的进展" in html
+    assert "本期未报送该任务的进展" not in html
 
 
 def test_unit_page_asks_to_fill_an_empty_row(tiny_plan):

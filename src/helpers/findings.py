@@ -68,6 +68,10 @@ CODE_LABELS = {
     "task_text_edited": "任务内容被改写",
     "task_no_mismatch": "序号与任务不符",
     "task_unmatched": "无法对应计划任务",
+    "task_matched_by_evidence": "按工作要求等对应任务",
+    "manual_mapping": "人工对应",
+    "report_date_year_inferred": "填报日期未写年份",
+    "column_repeated": "同名列多列",
     "task_not_responsible": "非责任单位填报",
     # reported targets (指标 sheet)
     "target_unknown": "无法对应计划目标",

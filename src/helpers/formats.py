@@ -26,12 +26,14 @@ DATE_LABEL = META_LABELS["date"][0]      # 填报日期
 CONTACT_LABEL = META_LABELS["contact"][0]  # 联系人
 
 TASK_COLUMN_KINDS = {"no": "text", "status": "choice"}
+# columns units add although their list has none: read as evidence for matching a row to its task
+TASK_EVIDENCE_COLUMNS = {"lead": ("牵头单位", "牵头部门")}
 TASK_COLUMN_EXTRA_HEADERS = {
     "no": ("编号", "序 号"),
     "text": ("主要任务", "工作任务", "任务内容", "工作内容"),
     "progress": ("双周进展情况", "进展情况", "工作进展", "进展"),
     "status": ("进展状态", "状态", "完成状态"),
-    "group": ("工作要求",),
+    "group": ("工作要求", "工作事项", "重点工作"),
     "deadline": ("完成时限", "时间节点", "完成时间"),
 }
 
@@ -55,6 +57,9 @@ def task_formats(plan: Plan) -> tuple[SheetFormat, ...]:
                     label=header,
                 )
             )
+        for role, headers in TASK_EVIDENCE_COLUMNS.items():
+            if role not in lst.columns:
+                columns.append(Column(role=role, headers=headers, label=headers[0]))
         formats.append(SheetFormat(kind="task", name=lst.name, columns=tuple(columns), min_match=3))
     return tuple(formats)
 

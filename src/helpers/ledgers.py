@@ -8,7 +8,6 @@ reconciliation and indicator stages, and findings for everything that was odd.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -21,10 +20,11 @@ from . import findings as fd
 from .formats import BANK_SUMMARY, GUARANTEE_SUMMARY, LEDGER_KIND_LABELS, UNIT_LABEL, all_formats
 from .plan import Plan, Unit
 from .sources import Sheet, Workbook
+from .task_matching import Match, TaskMatcher
+from .unit_names import find_sender, resolve_unit, unknown_unit_finding
 from .tables import SheetFormat, Table, header_rows, header_score, read_table, sheet_name_matches
-from .values import ValueProblem, clean_text, parse_date, similarity, text_key
+from .values import ValueProblem, clean_text, parse_date, parse_month_day
 
-TEXT_MATCH_EDITED = 0.6   # below this a row's text is not the plan task's text at all
 PROGRESS_COLUMNS = [
     "file", "sheet", "row", "unit_id", "list", "task_no", "no_raw", "text", "group", "deadline", "actions",
     "goal", "progress", "status", "match", "similarity", "report_date",
@@ -61,8 +61,10 @@ class CycleLedgers:
 # One workbook
 
 
-def _choose_format(sheet: Sheet, formats: Iterable[SheetFormat]) -> tuple[SheetFormat | None, tuple[int, dict]]:
-    """The format whose header this sheet carries; sheet names break ties (全面清单 vs 重点清单 share columns)."""
+def _choose_format(sheet: Sheet, formats: Iterable[SheetFormat], plan: Plan | None = None
+                   ) -> tuple[SheetFormat | None, tuple[int, dict]]:
+    """The format whose header this sheet carries. Lists with the same columns (全面清单, 重点清单) are told apart
+    by the sheet's name, then its title, then its rows: the list whose tasks the rows' 序号 and texts fit."""
     scored = []
     rows = header_rows(sheet)
     for fmt in formats:
@@ -77,43 +79,35 @@ def _choose_format(sheet: Sheet, formats: Iterable[SheetFormat]) -> tuple[SheetF
     chosen = (by_name or candidates)[0]
     if not by_name and len({s[2].name for s in candidates}) > 1:
         title = _title_above(sheet, chosen[3][0])
-        for s in candidates:
-            if s[2].name in title:
-                chosen = s
-                break
+        titled = [s for s in candidates if s[2].name in title]
+        if titled:
+            chosen = titled[0]
+        elif plan is not None and all(s[2].kind == "task" for s in candidates):
+            chosen = max(candidates, key=lambda s: _list_fit(sheet, s[2], s[3], plan))
     return chosen[2], chosen[3]
+
+
+def _list_fit(sheet: Sheet, fmt: SheetFormat, header: tuple[int, dict], plan: Plan) -> int:
+    """How many of a sheet's rows fit a task list: 序号 and text agreeing with one of its tasks."""
+    table = read_table(sheet, fmt, file="", header=header, frame=False)
+    matcher = _matcher(plan, fmt.name)
+    nos, texts = table.values.get("no", []), table.values.get("text", [])
+    return sum(1 for no, text in zip(nos, texts)
+               if matcher.match(no, _clean(text)).kind in ("exact", "abbreviated", "edited"))
 
 
 def _title_above(sheet: Sheet, header_row: int) -> str:
     return "".join(str(c) for r, cells in sheet.rows if r < header_row for c in cells if c is not None)
 
 
-def _resolve_unit(plan: Plan, workbook: Workbook, metas: list[dict]) -> tuple[Unit | None, str | None]:
-    for meta in metas:
-        unit = plan.find_unit(str(meta.get("unit") or "")) or plan.find_unit_in(str(meta.get("unit") or ""))
-        if unit:
-            return unit, UNIT_LABEL
-    for meta in metas:
-        unit = plan.find_unit_in(str(meta.get("title") or ""))
-        if unit:
-            return unit, "标题"
-    unit = plan.find_unit_in(_stem(workbook))
-    return (unit, "文件名") if unit else (None, None)
-
-
-def _stem(workbook: Workbook) -> str:
-    """The file name without folder and extension, as readable text (`Workbook.name`, not the path on disk: a
-    GBK-encoded name is shown decoded)."""
-    return PurePosixPath(workbook.name).stem
-
-
-def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
-    """Recognise and read one workbook against every format the plan expects."""
+def read_ledger(workbook: Workbook, plan: Plan, cycle: dt.date | None = None) -> WorkbookLedger:
+    """Recognise and read one workbook against every format the plan expects. `cycle`, the report date of the
+    folder it came in, gives a 填报日期 written without its year (「7月22日」) its year."""
     out: list[fd.Finding] = list(workbook.findings)
     tables: list[tuple[SheetFormat, Table]] = []
     formats = all_formats(plan)
     for sheet in workbook.sheets:
-        fmt, header = _choose_format(sheet, formats)
+        fmt, header = _choose_format(sheet, formats, plan)
         if fmt is None:
             if sheet.rows:
                 out.append(fd.info("sheet_not_recognised", "工作表不是可识别的台账格式，未读取", file=workbook.name,
@@ -130,17 +124,18 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
         return WorkbookLedger(workbook.name, workbook.sha256, None, None, None, (), {}, tuple(out))
 
     metas = [t.meta for _, t in tables]
-    unit, source = _resolve_unit(plan, workbook, metas)
+    kinds = tuple(dict.fromkeys(fmt.kind for fmt, _ in tables))
+    resolved = resolve_unit(plan, workbook.name, metas, kinds, cycle)
+    unit, source = resolved.unit, resolved.source
+    out.extend(resolved.findings)
     if unit is None:
         single = _single_row_unit(plan, tables)
         if single is not None:
             unit, source = single, "机构名称列"
     typed_unit = next((m.get("unit") for m in metas if m.get("unit")), None)
     if unit is None:
-        out.append(fd.error("unit_unknown",
-                            f"无法确定填报单位：「{typed_unit or _stem(workbook)}」与计划中的单位及别名都不匹配",
-                            file=workbook.name))
-    elif source != UNIT_LABEL and typed_unit:
+        out.append(unknown_unit_finding(plan, workbook.name, None if typed_unit is None else str(typed_unit)))
+    elif source not in (UNIT_LABEL, "人工对应") and typed_unit:
         out.append(fd.warning("unit_alias_unknown", f"填报单位「{typed_unit}」不是已知名称，按{source}识别为「{unit.name}」",
                               file=workbook.name, unit=unit.name))
 
@@ -150,8 +145,15 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
             try:
                 report_date = parse_date(meta["date"])
             except ValueProblem as problem:
-                out.append(fd.warning("bad_report_date", f"填报日期无法识别：{problem}", file=workbook.name,
-                                      row=meta.get("date_row"), unit=unit.name if unit else None))
+                report_date = parse_month_day(meta["date"], cycle) if cycle else None
+                if report_date is None:
+                    out.append(fd.warning("bad_report_date", f"填报日期无法识别：{problem}", file=workbook.name,
+                                          row=meta.get("date_row"), unit=unit.name if unit else None))
+                else:
+                    out.append(fd.info("report_date_year_inferred",
+                                       f"填报日期「{meta['date']}」未写年份，按报送周期 {cycle:%Y-%m-%d} 取 "
+                                       f"{report_date:%Y-%m-%d}", file=workbook.name, row=meta.get("date_row"),
+                                       unit=unit.name if unit else None))
             break
 
     frames: dict[str, list[pd.DataFrame]] = {}
@@ -162,7 +164,7 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
             # straight from the column lists, one frame for all task sheets: a task sheet is small, and frame
             # operations cost more than its rows
             rows, task_nos, task_findings = _match_rows(table.values, fmt.name, plan, unit, workbook.name,
-                                                        table.sheet)
+                                                        table.sheet, cycle)
             out.extend(task_findings)
             for kept, new in zip(progress, (rows, task_nos, table.values["_row"])):
                 kept.extend(new)
@@ -173,7 +175,6 @@ def read_ledger(workbook: Workbook, plan: Plan) -> WorkbookLedger:
                          report_date=report_date))
     if "progress" in frames:
         frames["progress"].append(_progress_frame(*progress, report_date))
-    kinds = tuple(dict.fromkeys(fmt.kind for fmt, _ in tables))
     return WorkbookLedger(
         file=workbook.name,
         sha256=workbook.sha256,
@@ -209,7 +210,7 @@ def _single_row_unit(plan: Plan, tables: list[tuple[SheetFormat, Table]]) -> Uni
             column = fmt.columns[0].role
             names = list(dict.fromkeys(v for v in table.values.get(column, ()) if v is not None))
             if len(names) == 1:
-                return plan.find_unit(str(names[0])) or plan.find_unit_in(str(names[0]))
+                return find_sender(plan, str(names[0]), (fmt.kind,))
     return None
 
 
@@ -254,15 +255,13 @@ def _progress_frame(rows: list[tuple], task_nos: list, excel_rows: list, report_
     return pd.DataFrame({c: data[c] for c in PROGRESS_COLUMNS if c in data})
 
 
-def _match_rows(values: Mapping[str, list], list_name: str, plan: Plan, unit: Unit | None, file: str, sheet: str
-                ) -> tuple[list[tuple], list[int | None], list[fd.Finding]]:
+def _match_rows(values: Mapping[str, list], list_name: str, plan: Plan, unit: Unit | None, file: str, sheet: str,
+                cycle: dt.date | None = None) -> tuple[list[tuple], list[int | None], list[fd.Finding]]:
     """`match_tasks` on column lists (`Table.values`: `_row` is the Excel row; `_finding_row`, when present, the
     row named by an edited-text finding). Returns the rows without `row` and `task_no`, the task numbers and the
     findings."""
     out: list[fd.Finding] = []
-    tasks = plan.task_list(list_name).tasks
-    keys = _task_keys(plan, list_name)
-    by_no = {t.no: t for t in tasks}
+    by_no = {t.no: t for t in plan.task_list(list_name).tasks}
     unit_name = unit.name if unit else None
     unit_id = unit.id if unit else None
     place = {"file": file, "sheet": sheet, "unit": unit_name}
@@ -276,6 +275,9 @@ def _match_rows(values: Mapping[str, list], list_name: str, plan: Plan, unit: Un
     nos, texts_raw, groups = column("no"), column("text"), column("group")
     deadlines, actions, goals = column("deadline"), column("actions"), column("goal")
     progresses, statuses = column("progress"), column("status")
+    leads = column("lead")
+    matcher = _matcher(plan, list_name)
+    responsible = frozenset(no for no, t in by_no.items() if unit_id in t.responsible) if unit_id else frozenset()
     rows = []
     task_nos: list[int | None] = []
     last_group = None
@@ -283,32 +285,33 @@ def _match_rows(values: Mapping[str, list], list_name: str, plan: Plan, unit: Un
         group = _clean(groups[i]) or last_group
         last_group = group
         raw_no = nos[i]
-        no = _task_no(raw_no)
         text = _clean(texts_raw[i])
-        key = _key(text) if text else ""
-        task_no, match, score = None, "unmatched", 0.0
-        if no in by_no and (not key or key == keys[no]):
-            task_no, match, score = no, "exact" if key else "by_no", 1.0 if key else 0.0
+        fixed = plan.corrections.task_for_row(file, sheet, row_col[i], cycle) if plan.corrections else None
+        if fixed is not None and fixed.list_name == list_name:
+            found = Match(fixed.task_no, "manual", 1.0)
+            out.append(fd.info("manual_mapping", f"按人工对应文件，第 {row_col[i]} 行对应到{list_name}第 "
+                                                 f"{by_no[fixed.task_no].display_no} 项", row=row_col[i], **place))
         else:
-            scores = sorted(((similarity(key, k), n_) for n_, k in keys.items()), reverse=True) if key else []
-            best_score, best_no = scores[0] if scores else (0.0, None)
-            own_score = similarity(key, keys[no]) if (key and no in keys) else 0.0
-            if no in by_no and own_score >= TEXT_MATCH_EDITED and own_score >= best_score - 0.05:
-                task_no, match, score = no, "edited", own_score
-                out.append(fd.warning("task_text_edited",
-                                      f"序号 {no} 的任务内容与计划不一致（相似度 {own_score:.0%}），已按序号对应",
-                                      row=finding_rows[i],
-                                      column=plan.task_list(list_name).columns.get("text"), **place))
-            elif best_no is not None and best_score >= TEXT_MATCH_EDITED:
-                task_no, match, score = best_no, "by_text", best_score
-                out.append(fd.warning("task_no_mismatch",
-                                      f"序号「{raw_no or '空'}」与任务内容不符，按内容对应到计划序号 {best_no}",
-                                      row=row_col[i], column=plan.task_list(list_name).columns.get("no"),
-                                      **place))
-            else:
-                out.append(fd.error("task_unmatched",
-                                    f"无法对应到{list_name}中的任务（序号「{raw_no or '空'}」，内容「{(text or '')[:30]}」）",
-                                    row=row_col[i], **place))
+            found = matcher.match(raw_no, text, group, _clean(leads[i]), responsible)
+        task_no, match, score = found.task_no, found.kind, found.score
+        if match == "edited":
+            out.append(fd.warning("task_text_edited",
+                                  f"序号 {by_no[task_no].display_no} 的任务内容与计划不一致（相似度 {score:.0%}），已按序号对应",
+                                  row=finding_rows[i], column=plan.task_list(list_name).columns.get("text"), **place))
+        elif match == "by_text":
+            out.append(fd.warning("task_no_mismatch",
+                                  f"序号「{raw_no or '空'}」与任务内容不符，按内容对应到计划序号 {by_no[task_no].display_no}",
+                                  row=row_col[i], column=plan.task_list(list_name).columns.get("no"), **place))
+        elif match == "by_evidence":
+            out.append(fd.warning("task_matched_by_evidence",
+                                  f"序号「{raw_no or '空'}」和任务内容「{(text or '')[:30]}」不足以确定任务，按工作要求、"
+                                  f"牵头单位等对应到计划序号 {by_no[task_no].display_no}，请核对",
+                                  row=row_col[i], **place))
+        elif match == "unmatched":
+            out.append(fd.error("task_unmatched",
+                                f"无法对应到{list_name}中的任务（序号「{raw_no or '空'}」，内容「{(text or '')[:30]}」）"
+                                + _closest_tasks(by_no, found.candidates),
+                                row=row_col[i], **place))
         if task_no is not None and unit is not None and unit.id not in by_no[task_no].responsible:
             out.append(fd.warning("task_not_responsible",
                                   f"「{unit.name}」不是{list_name}第 {task_no} 项任务的责任单位，仍填报了该项",
@@ -328,23 +331,15 @@ def _clean(value: Any) -> str | None:
     return clean_text(value)
 
 
-@lru_cache(maxsize=1 << 16)
-def _key(text: str) -> str:
-    return text_key(text)
-
-
 @lru_cache(maxsize=64)
-def _task_keys(plan: Plan, list_name: str) -> dict[int, str]:
-    """Matching keys of a list's task texts, computed once per plan and list."""
-    return {t.no: text_key(t.text) for t in plan.task_list(list_name).tasks}
+def _matcher(plan: Plan, list_name: str) -> TaskMatcher:
+    """The task matcher of a plan's list, built once per plan and list."""
+    return TaskMatcher(plan, list_name)
 
 
-def _task_no(raw: Any) -> int | None:
-    if raw is None:
-        return None
-    text = re.sub(r"\s+", "", str(raw))
-    match = re.fullmatch(r"(\d+)(\.0+)?", text)
-    return int(match.group(1)) if match else None
+def _closest_tasks(by_no: Mapping[int, Any], candidates: tuple[tuple[int, float], ...]) -> str:
+    shown = [f"第 {by_no[no].display_no} 项「{by_no[no].text[:20]}…」" for no, score in candidates if score > 0.2]
+    return f"；最接近的任务：{'、'.join(shown)}" if shown else ""
 
 
 # ---------------------------------------------------------------------------------------------------------------

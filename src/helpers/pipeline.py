@@ -111,7 +111,8 @@ def _read_cycle(run: Run, cycle: str, paths: list[Path], digests: dict[str, str]
         ledger = cache.get(key)
         if ledger is None:
             started = time.perf_counter()
-            ledger = ledgers.read_ledger(sources.read_workbook(p, root=cycle_dir), run.plan)
+            ledger = ledgers.read_ledger(sources.read_workbook(p, root=cycle_dir), run.plan,
+                                         dt.date.fromisoformat(cycle))
             if time.perf_counter() - started >= CACHE_MIN_SECONDS:
                 cache.put(key, ledger)
         read.append(ledger)
@@ -315,7 +316,8 @@ def _worker_read(folders: tuple[str, str, str], cycle: str, path: str, key: str)
     a while. Returns the pickled `WorkbookLedger`: pickled once, for the cache file and for the way back alike."""
     run = _worker_run(folders, cycle)
     started = time.perf_counter()
-    ledger = ledgers.read_ledger(sources.read_workbook(Path(path), root=run.folders.cycle_raw(cycle)), run.plan)
+    ledger = ledgers.read_ledger(sources.read_workbook(Path(path), root=run.folders.cycle_raw(cycle)), run.plan,
+                                dt.date.fromisoformat(cycle))
     kept = time.perf_counter() - started >= CACHE_MIN_SECONDS
     data = pickle.dumps(ledger, protocol=pickle.HIGHEST_PROTOCOL)
     if kept:

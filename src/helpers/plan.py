@@ -11,13 +11,14 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import yaml
 
+from .corrections import Corrections, build_corrections, corrections_path
 from .deadlines import Milestone, milestones_as_dicts, parse_deadline
 
 if TYPE_CHECKING:
@@ -34,6 +35,12 @@ TARGET_PERIODS = ("quarter", "year")
 ROLE_LEAD = "牵头"
 ROLE_RESPONSIBLE = "责任"
 REQUIRED_COLUMNS = ("no", "text", "progress")
+# words that say a name is a bank's, true of Chinese institution names in general (the names themselves are the
+# plan's): 「灵丘县农村商业银行」 is a bank, never the county government whose name it contains; crediting a bank's
+# ledger to the county would show both wrong. (人民银行 and 银行保险监督管理委员会 are regulators.)
+NAME_KIND_WORDS = {"bank": re.compile(r"(?<!人民)银行(?!保险)|农商行|信用社|信用联社|农信社")}
+# registered-company suffixes that units write or leave out at will
+_COMPANY_SUFFIXES = re.compile(r"(股份有限公司|有限责任公司|有限公司)")
 
 
 class PlanError(ValueError):
@@ -125,12 +132,18 @@ class Plan:
     collectives: dict[str, tuple[str, ...]]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    corrections: Corrections = field(default_factory=Corrections)   # the analyst's, beside the plan file
 
     @cached_property
     def file_digest(self) -> str | None:
-        """sha256 (hex) of the plan file, read once per plan: what results made with this plan are keyed on. None
-        for a plan built in memory."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path else None
+        """sha256 (hex) of the plan file and its corrections file, read once per plan: what results made with this
+        plan are keyed on. None for a plan built in memory."""
+        if not self.path:
+            return None
+        digest = hashlib.sha256(self.path.read_bytes())
+        if self.corrections.path is not None and self.corrections.path.is_file():
+            digest.update(b"\0corrections\0" + self.corrections.path.read_bytes())
+        return digest.hexdigest()
 
     # ----- units -----
     @cached_property
@@ -154,19 +167,30 @@ class Plan:
         unit_id = self._by_name.get(name_key(text))
         return self._by_id[unit_id] if unit_id else None
 
-    def find_unit_in(self, text: str | None) -> Unit | None:
-        """The unit whose longest name or alias occurs inside `text` (a file name, a title line)."""
+    def find_unit_in(self, text: str | None, prefer_kinds: Iterable[str] = ()) -> Unit | None:
+        """The unit whose longest name or alias occurs inside `text` (a file name, a title line, a registered
+        name), among the units whose kind the text's own words allow: 「灵丘县农村商业银行股份有限公司」 says it is a
+        bank, so it is not 灵丘县's government. Units of `prefer_kinds` (those that send the ledger at hand) come
+        first."""
         if not text:
             return None
         exact = self.find_unit(text)
         if exact:
             return exact
         key = name_key(text)
-        best: tuple[int, str] | None = None
+        said = {kind for kind, words in NAME_KIND_WORDS.items() if words.search(key)}
+        prefer = set(prefer_kinds)
+        best: tuple[int, int, str] | None = None
         for name, unit_id in self._by_name.items():
-            if len(name) >= 3 and name in key and (best is None or len(name) > best[0]):
-                best = (len(name), unit_id)
-        return self._by_id[best[1]] if best else None
+            if len(name) < 3 or name not in key:
+                continue
+            kind = self._by_id[unit_id].kind
+            if said and kind not in said:
+                continue
+            candidate = (int(not prefer or kind in prefer), len(name), unit_id)
+            if best is None or candidate[:2] > best[:2]:
+                best = candidate
+        return self._by_id[best[2]] if best else None
 
     def units_of(self, **selector: Any) -> tuple[Unit, ...]:
         """Units matching every given attribute, e.g. units_of(kind="bank", category="国有大型银行")."""
@@ -283,9 +307,11 @@ def read_plan_yaml(text: str) -> Any:
 
 
 def name_key(text: str) -> str:
-    """Normalise a unit name for alias lookup: width, spaces, bracket styles."""
+    """Normalise a unit name for alias lookup: width, spaces, bracket styles, and the registered-company suffix
+    (「中国工商银行股份有限公司大同分行」 is 「中国工商银行大同分行」)."""
     key = unicodedata.normalize("NFKC", str(text))
     key = re.sub(r"\s+", "", key)
+    key = _COMPANY_SUFFIXES.sub("", key)
     return key.replace("(", "（").replace(")", "）")
 
 
@@ -305,11 +331,19 @@ def load_plan(path: str | Path) -> Plan:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise PlanError(path, [("文件", f"找不到计划文件 {path}")]) from exc
-    key = (str(path), text)
+    fixes = corrections_path(path)
+    try:
+        fixes_text = fixes.read_text(encoding="utf-8") if fixes.is_file() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(fixes, [("文件", f"人工对应文件无法读取（应为 UTF-8 文本）：{exc}")]) from exc
+    key = (str(path), text, fixes_text)
     if key not in _LOADED:
         if len(_LOADED) >= 8:
             _LOADED.clear()
-        _LOADED[key] = _build_plan(path, text)
+        plan = _build_plan(path, text)
+        if fixes_text is not None:
+            plan = _with_corrections(plan, fixes, fixes_text)
+        _LOADED[key] = plan
     return _LOADED[key]
 
 
@@ -317,14 +351,51 @@ def _build_plan(path: Path, text: str) -> Plan:
     try:
         raw = read_plan_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "文件"
-        raise PlanError(path, [(place, f"YAML 格式错误：{getattr(exc, 'problem', exc)}")]) from exc
+        raise PlanError(path, [(_yaml_place(exc), f"YAML 格式错误：{getattr(exc, 'problem', exc)}")]) from exc
     checker = _Checker(path)
     plan = checker.build(raw)
     if checker.problems:
         raise PlanError(path, checker.problems)
     return plan
+
+
+def _yaml_place(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "文件"
+
+
+def _with_corrections(plan: Plan, path: Path, text: str) -> Plan:
+    """The plan with the analyst's corrections file checked and attached (PlanError naming every problem)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlanError(path, [(_yaml_place(exc), f"YAML 格式错误：{getattr(exc, 'problem', exc)}")]) from exc
+    problems: list[tuple[str, str]] = []
+
+    def resolve_unit(written: str) -> str | None:
+        if written in plan._by_id:
+            return written
+        unit = plan.find_unit(written)
+        return unit.id if unit else None
+
+    def task_of(list_name: str, written: Any) -> int | None:
+        from .task_matching import label_key   # the matching module needs the plan module
+
+        try:
+            tasks = plan.task_list(list_name).tasks
+        except KeyError:
+            return None
+        key = label_key(str(written)) if written is not None else ""
+        for task in tasks:
+            if key in (str(task.no), label_key(task.display_no)):
+                return task.no
+        return None
+
+    fixes = build_corrections(raw, path, lambda place, message: problems.append((place, message)), resolve_unit,
+                              task_of)
+    if problems:
+        raise PlanError(path, problems)
+    return replace(plan, corrections=fixes)
 
 
 class _Checker:

@@ -130,6 +130,7 @@ def task_status(
     green (已完成; progress reported with nothing due yet), grey (no dated milestone)."""
     upcoming = next_cycle(cycle, plan.report_days)
     reported = _latest_rows(progress)
+    sent, unmatched = _senders_and_unmatched(progress)
     before = _latest_rows(previous_progress) if previous_progress is not None else {}
     milestones_of: dict[tuple[str, int], tuple[Milestone, ...]] = {}
     prev_lights = {}
@@ -144,7 +145,10 @@ def task_status(
         key = (resp.unit_id, resp.list, resp.task_no)
         row = reported.get(key)
         prev = before.get(key)
-        light, reason, copied = _light(task, milestones, row, prev, cycle, upcoming)
+        if row is None:
+            light, reason, copied = _not_reported(resp.unit_id, resp.list, sent, unmatched)
+        else:
+            light, reason, copied = _light(task, milestones, row, prev, cycle, upcoming)
         nxt = next((m for m in sorted(_dated(milestones), key=lambda m: m.due) if m.due >= cycle), None)
         prev_light = prev_lights.get(key)
         rows.append(
@@ -154,7 +158,7 @@ def task_status(
                 "role": resp.role,
                 "list": resp.list,
                 "task_no": resp.task_no,
-                "status": None if row is None else row.get("status"),
+                "status": (UNMATCHED_STATUS if light == "grey" else None) if row is None else row.get("status"),
                 "light": light,
                 "reason": reason,
                 "progress": None if row is None else row.get("progress"),
@@ -169,6 +173,34 @@ def task_status(
         )
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
     return frame.astype({"task_no": "int64", "row": "Int64", "copied": "bool", "worse": "bool"})
+
+
+UNMATCHED_STATUS = "待核对"
+
+
+def _senders_and_unmatched(progress: pd.DataFrame | None) -> tuple[set, dict[tuple[str, str], list[int]]]:
+    """The units that sent progress this cycle, and per (unit, list) the Excel rows no task could be matched to."""
+    if progress is None or not len(progress):
+        return set(), {}
+    sent = set(progress["unit_id"].dropna())
+    unmatched: dict[tuple[str, str], list[int]] = {}
+    loose = progress[progress["task_no"].isna() & progress["unit_id"].notna()]
+    for unit_id, list_name, row in zip(loose["unit_id"], loose["list"], loose.get("row", [None] * len(loose))):
+        unmatched.setdefault((unit_id, list_name), []).append(row)
+    return sent, unmatched
+
+
+def _not_reported(unit_id: str, list_name: str, sent: set, unmatched: dict) -> tuple[str, str, bool]:
+    """A task with no row of its unit: a unit that sent rows no task matched is awaiting the analyst's check,
+    never 「未报送」; one that sent its ledger without this task left it out; only the others did not report."""
+    rows = unmatched.get((unit_id, list_name))
+    if rows:
+        shown = "、".join(str(int(r)) for r in rows[:5] if r is not None and not pd.isna(r))
+        return ("grey", f"已报送台账，但有行（第 {shown} 行）未能对应到计划任务，待核对（见数据质量问题中的最接近任务；"
+                        f"可在人工对应文件中指定）", False)
+    if unit_id in sent:
+        return "red", "已报送台账，但台账中没有该任务的进展", False
+    return "red", "本期未报送该任务的进展", False
 
 
 def _got_worse(previous: str | None, current: str) -> bool:
@@ -201,11 +233,9 @@ def _blank(value) -> bool:
         or value is pd.NA
 
 
-def _light(task: Task, milestones, row: dict | None, prev: dict | None, cycle: dt.date, upcoming: dt.date
+def _light(task: Task, milestones, row: dict, prev: dict | None, cycle: dt.date, upcoming: dt.date
            ) -> tuple[str, str, bool]:
     dated = sorted(_dated(milestones), key=lambda m: m.due)
-    if row is None:
-        return "red", "本期未报送该任务的进展", False
     status = None if _blank(row.get("status")) else row.get("status")
     text = None if _blank(row.get("progress")) else row.get("progress")
     if status is None and text is None:

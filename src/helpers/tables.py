@@ -171,13 +171,73 @@ def _match_keys_uncached(keys: Sequence[str], fmt: SheetFormat) -> dict[str, int
 
 
 def header_rows(sheet: Sheet) -> list[tuple[int, list[str]]]:
-    """Header keys of the rows where a header can stand (the top rows), computed once per sheet."""
+    """Header keys of the rows where a header can stand (the top rows), computed once per sheet. A two-row header
+    (a merged group label such as 落实情况 above 细化举措…进展状态, 序号 merged down over both rows) is offered too,
+    as the lower row with its blanks filled from the row above."""
     out = []
+    previous: tuple[int, list[str]] | None = None
     for row_no, cells in sheet.rows[:HEADER_SCAN_ROWS]:
         keys = [header_key(c) for c in cells]
-        if sum(1 for k in keys if k and len(k) <= HEADER_MAX_LEN) >= 2:
+        if _header_like(keys):
             out.append((row_no, keys))
+            if previous is not None and previous[0] == row_no - 1 and _header_like(previous[1]):
+                combined = _two_row_keys(previous[1], keys)
+                if combined != keys:
+                    out.append((row_no, combined))
+        previous = (row_no, keys)
     return out
+
+
+def _header_like(keys: Sequence[str]) -> bool:
+    return sum(1 for k in keys if k and len(k) <= HEADER_MAX_LEN) >= 2
+
+
+def _two_row_keys(upper: Sequence[Any], lower: Sequence[Any]) -> list:
+    """The lower header row with its blank cells taken from the row above (merged cells keep their text in the
+    top-left cell only)."""
+    return [low if low not in ("", None) else up for up, low in zip_longest(upper, lower, fillvalue="")]
+
+
+def header_cells_of(sheet: Sheet, header_row: int) -> list[Any]:
+    """The cells of a header row, completed from the row above as `header_rows` offers a two-row header."""
+    cells, upper = (), None
+    for row_no, row in sheet.rows[:HEADER_SCAN_ROWS + 1]:
+        if row_no == header_row - 1:
+            upper = row
+        if row_no == header_row:
+            cells = row
+            break
+    if upper is None or not _header_like([header_key(c) for c in upper]):
+        return list(cells)
+    return [c if c not in ("", None) else None for c in _two_row_keys(upper, cells)]
+
+
+_DAY_IN_HEADER = re.compile(r"(\d{1,2})月(\d{1,2})日?")
+
+
+def latest_of_repeated_columns(cells: Sequence[Any], roles: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+    """When a role's header appears in several columns (双周进展情况（7月10日）, 双周进展情况（7月25日）: each cycle's
+    progress beside the last), the column whose header names the latest date. Returns the roles and, for each
+    role so decided, a note naming the columns and the one taken."""
+    keys = [header_key(c) for c in cells]
+    chosen = dict(roles)
+    notes = []
+    for role, idx in roles.items():
+        if idx >= len(keys) or not keys[idx]:
+            continue
+        same = [i for i, k in enumerate(keys) if k == keys[idx] and i not in roles.values() or i == idx]
+        if len(same) < 2:
+            continue
+
+        def day(i: int) -> tuple[int, int]:
+            m = _DAY_IN_HEADER.search(unicodedata.normalize("NFKC", str(cells[i])))
+            return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+        best = max(same, key=lambda i: (day(i), i))
+        chosen[role] = best
+        shown = "、".join(f"「{str(cells[i]).strip()}」" for i in same)
+        notes.append(f"「{keys[idx]}」有多列（{shown}），采用日期最近的「{str(cells[best]).strip()}」")
+    return chosen, notes
 
 
 def header_score(sheet: Sheet, fmt: SheetFormat, rows: list[tuple[int, list[str]]] | None = None
@@ -205,40 +265,52 @@ META_LABELS = {
 }
 
 
+_LABEL_QUALIFIER = re.compile(r"^[（(][^）)]{0,6}[）)]")    # 填报单位（盖章）, 填报单位(公章)
+
+
 def read_meta(rows: Sequence[tuple[int, Sequence[Any]]]) -> dict[str, Any]:
-    """Labels such as 填报单位：XX, 填报日期：2022年6月25日, 单位：万元 from the rows above a header, whether the
-    value shares the label's cell or sits in the next non-empty cell. Also the title (first text)."""
+    """Labels such as 填报单位：XX, 填报单位（盖章）：XX, 报送单位 XX, 填报日期：2022年6月25日, 单位：万元 from the rows
+    above a header, whether the value shares the label's cell or sits in the next non-empty cell. Also the title
+    (first text)."""
     meta: dict[str, Any] = {}
     for row_no, cells in rows:
         texts = [(i, str(c).strip()) for i, c in enumerate(cells) if c is not None and str(c).strip()]
         if texts and "title" not in meta:
             meta["title"] = re.sub(r"\s+", "", texts[0][1])
         for pos, (i, text) in enumerate(texts):
-            for field_name, labels in META_LABELS.items():
-                for label in labels:
-                    norm = re.sub(r"\s+", "", text)
-                    if not norm.startswith(label):
-                        continue
-                    rest = norm[len(label):]
-                    if rest and rest[0] not in ":：":
-                        continue
-                    value: Any = rest.lstrip(":：")
-                    if not value and pos + 1 < len(texts) and not _is_meta_label(texts[pos + 1][1]):
-                        # the value in the next cell, unless that cell is the next label (a blank 填报单位：
-                        # followed by 填报日期： must not make "填报日期：" the unit)
-                        value = cells[texts[pos + 1][0]]
-                    if value not in ("", None) and field_name not in meta:
-                        meta[field_name] = value
-                        meta[f"{field_name}_row"] = row_no
-                    break
+            for field_name, value in _labelled(text):
+                if not value and pos + 1 < len(texts) and not _is_meta_label(texts[pos + 1][1]):
+                    # the value in the next cell, unless that cell is the next label (a blank 填报单位：
+                    # followed by 填报日期： must not make "填报日期：" the unit)
+                    value = cells[texts[pos + 1][0]]
+                if value not in ("", None) and field_name not in meta:
+                    meta[field_name] = value
+                    meta[f"{field_name}_row"] = row_no
+                break
     return meta
+
+
+def _labelled(text: str) -> list[tuple[str, str]]:
+    """[(field, value)] when a cell starts with a known label: 「填报单位：X」, 「填报单位（盖章）：X」, 「报送单位 X」
+    (a space stands for the colon), 「填报单位：」 (value in the next cell); [] for any other text."""
+    stripped = text.strip()
+    for field_name, labels in META_LABELS.items():
+        for label in labels:
+            if not stripped.startswith(label) and not re.sub(r"\s+", "", stripped).startswith(label):
+                continue
+            spaced = stripped.startswith(label) and stripped[len(label):len(label) + 1].isspace()
+            rest = re.sub(r"\s+", "", stripped)[len(label):]
+            rest = _LABEL_QUALIFIER.sub("", rest)
+            if rest and rest[0] in ":：":
+                return [(field_name, rest.lstrip(":："))]
+            if not rest or spaced:
+                return [(field_name, rest)]
+    return []
 
 
 def _is_meta_label(text: str) -> bool:
     """"填报日期：…", "联系人" …: a cell that starts with one of the labels `read_meta` knows."""
-    norm = re.sub(r"\s+", "", text)
-    return any(norm.startswith(label) and (len(norm) == len(label) or norm[len(label)] in ":：")
-               for labels in META_LABELS.values() for label in labels)
+    return bool(_labelled(text))
 
 
 def _repeats_header(cells: Sequence[Any], roles: Mapping[str, int], header_cells: Sequence[Any]) -> bool:
@@ -288,7 +360,10 @@ def read_table(
     place = {"file": file, "sheet": sheet.name, "unit": unit}
     above = [(r, c) for r, c in sheet.rows if r < header_row]
     meta = read_meta(above)
-    header_cells = next((c for r, c in sheet.rows if r == header_row), ())
+    header_cells = header_cells_of(sheet, header_row)
+    roles, repeated_notes = latest_of_repeated_columns(header_cells, roles)
+    for note in repeated_notes:
+        out.append(fd.info("column_repeated", note, row=header_row, **place))
     header_texts = {role: str(header_cells[idx]).strip() for role, idx in roles.items()}
 
     for col in fmt.required:

@@ -509,3 +509,24 @@ def cell_date(value: object) -> dt.date | None:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
+
+
+_MONTH_DAY = re.compile(r"^(\d{1,2})\s*(?:月|[.\-/])\s*(\d{1,2})\s*日?$")
+
+
+def parse_month_day(value: object, near: dt.date) -> dt.date | None:
+    """A date written without its year (「7月22日」, 「7.22」, 「07-22」) in the year that puts it nearest to `near`
+    (a report date: 「12月28日」 for the cycle 2023-01-10 is 2022-12-28); None when the text is not such a date."""
+    if not isinstance(value, str):
+        return None
+    m = _MONTH_DAY.match(_nfkc(value).strip())
+    if not m:
+        return None
+    month, day = int(m.group(1)), int(m.group(2))
+    options = []
+    for year in (near.year - 1, near.year, near.year + 1):
+        try:
+            options.append(dt.date(year, month, day))
+        except ValueError:
+            continue
+    return min(options, key=lambda d: (abs((d - near).days), d)) if options else None
