@@ -249,7 +249,7 @@ CASES = [
          check=_no_second_finding("空白台账.xlsx")),
     Case("html_saved_as_xls", lambda f, p: (f / "导出.xls").write_text("<html><body><table><tr><td>机构名称</td></tr>"
                                                                      "</table></body></html>", encoding="utf-8"),
-         "not_a_workbook", "导出.xls", message=("网页",)),
+         "workbook_not_recognised", "导出.xls", message=("无法识别台账类型",)),
     Case("encrypted_workbook", lambda f, p: hc.encrypted_workbook(f / "加密台账.xlsx"), "encrypted", "加密台账.xlsx",
          message=("已加密", "取消密码"), severity="error"),
     Case("archive", lambda f, p: (f / "台账.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18), "archive_not_read",

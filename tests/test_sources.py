@@ -532,10 +532,61 @@ def test_encrypted_workbook_named_xlsx(tmp_path: Path):
 
 
 def test_html_saved_as_xls(tmp_path: Path):
+    # what bank systems export: a GBK page without a BOM, merged cells as colspan/rowspan, numbers as text
     path = tmp_path / "导出.xls"
-    path.write_text("<html><body><table><tr><td>机构名称</td></tr></table></body></html>", encoding="utf-8")
+    path.write_bytes(("<html><head><meta charset=gbk></head><body><table>"
+                      "<tr><td colspan=3>信贷数据台账</td></tr>"
+                      "<tr><th>机构名称</th><th rowspan=2>各项贷款余额</th><th>信用&amp;贷款</th></tr>"
+                      "<tr><td>工行大同分行</td><td>1,200.50</td></tr></table></body></html>").encode("gbk"))
+    book = read_workbook(path)
+    assert codes(book) == []
+    assert rows_of(book.sheets[0]) == {1: ("信贷数据台账",), 2: ("机构名称", "各项贷款余额", "信用&贷款"),
+                                       3: ("工行大同分行", None, "1,200.50")}
+
+
+def test_html_that_is_no_table(tmp_path: Path):
+    path = tmp_path / "导出.xls"
+    path.write_text("<html><body><p>系统维护中</p></body></html>", encoding="utf-8")
     book = read_workbook(path)
     assert codes(book) == ["not_a_workbook"] and "网页" in book.findings[0].message
+
+
+def test_spreadsheet_2003_xml_keeps_types_and_places(tmp_path: Path):
+    path = tmp_path / "导出.xls"
+    path.write_text(
+        '<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="贷款明细"><Table>'
+        '<Row><Cell ss:MergeAcross="1"><Data ss:Type="String">标题</Data></Cell><Cell><Data ss:Type="Number">3.5'
+        '</Data></Cell></Row><Row ss:Index="4"><Cell ss:Index="2"><Data ss:Type="DateTime">2022-07-01T00:00:00'
+        '</Data></Cell><Cell><Data ss:Type="Number">100</Data></Cell></Row></Table></Worksheet></Workbook>',
+        encoding="utf-8")
+    book = read_workbook(path)
+    assert codes(book) == [] and book.sheets[0].name == "贷款明细"
+    assert rows_of(book.sheets[0]) == {1: ("标题", None, 3.5), 4: (None, dt.datetime(2022, 7, 1), 100)}
+
+
+def test_spreadsheet_2003_xml_with_entities_is_refused(tmp_path: Path):
+    path = tmp_path / "导出.xls"
+    path.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                    '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet><Table><Row><Cell>'
+                    '<Data>&e;</Data></Cell></Row></Table></Worksheet></Workbook>', encoding="utf-8")
+    book = read_workbook(path)
+    assert codes(book) == ["xml_unsafe"] and book.sheets == ()
+
+
+def test_ods_whose_repeats_would_explode_is_refused(tmp_path: Path):
+    path = tmp_path / "台账.ods"
+    content = ('<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:'
+               'office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"><office:body>'
+               '<office:spreadsheet><table:table table:name="S"><table:table-row table:number-rows-repeated='
+               '"1000000"><table:table-cell office:value-type="float" office:value="1" '
+               'table:number-columns-repeated="1000"/></table:table-row></table:table></office:spreadsheet>'
+               '</office:body></office:document-content>')
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", content)
+    book = read_workbook(path)
+    assert codes(book) == ["sheet_too_large"] and book.sheets == ()
 
 
 def test_tab_separated_text_saved_as_xls(tmp_path: Path):

@@ -55,6 +55,7 @@ from typing import Any
 import python_calamine
 
 from . import findings as fd
+from . import read_exports
 from .findings import Finding
 from .fingerprints import file_sha256
 
@@ -78,7 +79,7 @@ CHUNK_BYTES = 8 * 2**20               # sheet XML is scanned in chunks of this s
 MAX_CARRY_BYTES = 64 * 2**20          # longest run of XML without a cell or row end that is accepted
 LISTED_CELLS = 20                     # cell findings listed one by one per sheet and kind; the rest summed up
 
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlt", ".et", ".ett")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlt", ".et", ".ett", ".ods")
 LEDGER_SUFFIXES = EXCEL_SUFFIXES + (".csv",)
 NOT_LEDGER_SUFFIXES = frozenset({
     ".pdf", ".ofd", ".doc", ".docx", ".wps", ".rtf", ".txt", ".md", ".ppt", ".pptx", ".dps",
@@ -1536,6 +1537,10 @@ def _read_by_content(path: Path, suffix: str, head: bytes, place: dict, findings
         return fd.info("extension_mismatch", f"文件扩展名是 {suffix or '（无）'}，实际内容是{kind}，已按实际格式读取", **place)
 
     if head.startswith(ZIP_MAGIC):
+        if _zip_is_ods(path):
+            if suffix not in (".ods", ".ots"):
+                findings.append(mismatch(" OpenDocument 表格（.ods）"))
+            return _read_export(lambda: _read_ods(path), place)
         if suffix not in (".xlsx", ".xlsm", ".xltx", ".xltm", ".et", ".ett", ".xlsb", ".ods"):
             findings.append(mismatch(" .xlsx 工作簿"))
         return _read_xlsx(path, place, findings)
@@ -1560,11 +1565,15 @@ def _read_by_content(path: Path, suffix: str, head: bytes, place: dict, findings
         raise _Refused(fd.error("xls_unreadable", "旧版 .xls 文件无法读取，请另存为 .xlsx"))
     if suffix == ".csv":
         return _read_csv(path, path.read_bytes(), place, findings)
-    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if lowered.startswith((b"<html", b"<!doctype html", b"<table", b"<meta")) or b"<html" in lowered[:1024]:
-        raise _Refused(fd.error("not_a_workbook", "文件实际是网页（HTML）格式，不是 Excel 工作簿；请用 Excel 打开后另存为 .xlsx"))
-    if lowered.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
-        raise _Refused(fd.error("unsupported_format", "文件是 Excel 2003 XML 表格，请用 Excel 打开后另存为 .xlsx"))
+    if read_exports.is_spreadsheetml(head):
+        if suffix not in (".xls", ".xml", ".et"):
+            findings.append(mismatch(" Excel 2003 XML 表格"))
+        return _read_export(lambda: _read_spreadsheetml(path), place)
+    if read_exports.is_html(head):
+        # bank and government systems save an HTML table under .xls; read it as the page shows it
+        if suffix not in (".xls", ".htm", ".html", ".et"):
+            findings.append(mismatch("网页（HTML）表格"))
+        return _read_export(lambda: _read_html(path, place, findings), place)
     if suffix in (".xls", ".et") and path.stat().st_size <= MAX_CSV_BYTES:
         data = path.read_bytes()
         if _looks_like_table_text(data):
@@ -1576,8 +1585,52 @@ def _read_by_content(path: Path, suffix: str, head: bytes, place: dict, findings
     if suffix in EXCEL_SUFFIXES:
         raise _Refused(fd.error("not_a_workbook", "文件不是有效的 Excel 工作簿"))
     if suffix in (".xlsb", ".ods"):
-        raise _Refused(fd.error("unsupported_format", f"不支持 {suffix} 格式，请另存为 .xlsx 后重新报送"))
+        raise _Refused(fd.error("unsupported_format", f"文件不是有效的 {suffix} 表格，请另存为 .xlsx 后重新报送"))
     raise _Refused(fd.error("not_a_workbook", f"文件不是 Excel 工作簿或 CSV（扩展名 {suffix or '（无）'}），未读取"))
+
+
+def _read_export(read, place: dict) -> list[Sheet]:
+    """Run one of `read_exports`' readers, its refusals as the suite's."""
+    try:
+        return read()
+    except read_exports.ExportRefused as exc:
+        raise _Refused(replace(exc.finding, **{k: v for k, v in place.items() if not getattr(exc.finding, k)})) from None
+
+
+def _zip_is_ods(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return read_exports.is_ods(zf)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _read_ods(path: Path) -> list[Sheet]:
+    """An OpenDocument spreadsheet, read by calamine once its repeated rows and columns are bounded."""
+    with zipfile.ZipFile(path) as zf:
+        manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in zf.namelist() else b""
+        if any(i.flag_bits & 0x1 for i in zf.infolist()) or b"encryption-data" in manifest:
+            raise _Refused(fd.error("encrypted", "表格已加密，无法读取，请取消密码后重新报送"))
+        read_exports.check_ods(zf)
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    sheets = []
+    for meta in book.sheets_metadata:
+        sheet = book.get_sheet_by_name(meta.name)
+        hidden = str(getattr(meta, "visible", "")).lower().endswith(("hidden", "veryhidden"))
+        sheets.append(Sheet(meta.name, tuple(_rows_from_calamine(sheet, {})), hidden))
+    return sheets
+
+
+def _read_spreadsheetml(path: Path) -> list[Sheet]:
+    return [Sheet(name, rows, hidden) for name, rows, hidden in read_exports.read_spreadsheetml(path.read_bytes())]
+
+
+def _read_html(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
+    sheets, notes, _ = read_exports.read_html_tables(path.read_bytes(), readable_name(path.stem))
+    findings.extend(replace(f, **place) for f in notes)
+    if not sheets:
+        raise _Refused(fd.error("not_a_workbook", "文件是网页（HTML）格式，但其中没有表格"))
+    return [Sheet(name, rows) for name, rows in sheets]
 
 
 def _quiet(name: str) -> bool:
