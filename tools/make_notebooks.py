@@ -70,7 +70,7 @@ NOTEBOOK_CELLS = {
                       "display(HTML(report.title_block(run.plan, run.cycle, run.previous, run.note)),\n"
                       '        metadata={"taizhang_title": f"{run.plan.title} {run.cycle} 台账报告"})'),
         new_markdown_cell("## 一、总体情况"),
-        new_code_cell("display(HTML(report.headline(tables.submissions, tables.task_status)))"),
+        new_code_cell("display(HTML(report.headline(tables.submissions, tables.task_status, run.plan)))"),
         new_code_cell("report.show(report.lights_chart(tables.task_status, run.plan))"),
         new_code_cell("report.show(report.trend_chart(tables.light_history))"),
         new_markdown_cell("### 较上期变差的事项"),

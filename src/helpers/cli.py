@@ -243,7 +243,19 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
         with atomic_path(reports_dir / "report.html", run.folders) as tmp:
             tmp.write_text(render_report(report_nb), encoding="utf-8")
     print(f"报告：{reports_dir / 'report.html'}（共 {time.perf_counter() - started:.1f} 秒）")
+    _warn_if_sparse(run)
     return 0
+
+
+def _warn_if_sparse(run: Any) -> None:
+    """Say loudly on the terminal what the report says at its top: the cycle folder held few of the ledgers."""
+    from .reconcile import sparse_cycle
+
+    submissions = run.catalog.read(run.cycle, "submissions")
+    message = sparse_cycle(run.plan, submissions) if submissions is not None else None
+    if message:
+        line = "!" * 60
+        print(f"{line}\n注意：{message}\n{line}", file=sys.stderr)
 
 
 def write_templates_cmd(args: argparse.Namespace) -> int:

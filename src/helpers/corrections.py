@@ -23,7 +23,7 @@ FOLDER = "corrections"
 EXAMPLE = """\
 # 人工对应文件：规则无法判断时，由分析人员指定。每处使用都会在报告中列为「人工对应」。
 units:                       # 台账中写的单位名称 → 计划中的单位（id 或名称）
-  - {name: 大同市某某融资担保有限公司, unit: caixin_guarantee}
+  - {name: 某某融资担保有限公司, unit: guarantee_co}
 files:                       # 某个文件 → 单位（cycle 可省略，省略时对每一期都适用）
   - {cycle: 2022-07-25, file: 附件2：重点任务清单.xlsx, unit: finance_bureau}
 rows:                        # 某个文件的某一行 → 任务（task 写计划序号或显示序号，如 （八）之二）
@@ -59,8 +59,10 @@ class Corrections:
     def __bool__(self) -> bool:
         return bool(self.names or self.files or self.rows)
 
-    def unit_for_name(self, key: str) -> str | None:
-        return self.names.get(key)
+    def unit_for_name(self, name: str) -> str | None:
+        from .plan import name_key   # the plan module loads this one
+
+        return self.names.get(name_key(name)) if self.names else None
 
     def unit_for_file(self, file: str, cycle: dt.date | None) -> str | None:
         for entry in self.files:

@@ -36,7 +36,7 @@ ROLE_LEAD = "牵头"
 ROLE_RESPONSIBLE = "责任"
 REQUIRED_COLUMNS = ("no", "text", "progress")
 # words that say a name is a bank's, true of Chinese institution names in general (the names themselves are the
-# plan's): 「灵丘县农村商业银行」 is a bank, never the county government whose name it contains; crediting a bank's
+# plan's): 「某县农村商业银行」 is a bank, never the county government whose name it contains; crediting a bank's
 # ledger to the county would show both wrong. (人民银行 and 银行保险监督管理委员会 are regulators.)
 NAME_KIND_WORDS = {"bank": re.compile(r"(?<!人民)银行(?!保险)|农商行|信用社|信用联社|农信社")}
 # registered-company suffixes that units write or leave out at will
@@ -169,8 +169,8 @@ class Plan:
 
     def find_unit_in(self, text: str | None, prefer_kinds: Iterable[str] = ()) -> Unit | None:
         """The unit whose longest name or alias occurs inside `text` (a file name, a title line, a registered
-        name), among the units whose kind the text's own words allow: 「灵丘县农村商业银行股份有限公司」 says it is a
-        bank, so it is not 灵丘县's government. Units of `prefer_kinds` (those that send the ledger at hand) come
+        name), among the units whose kind the text's own words allow: 「某县农村商业银行股份有限公司」 says it is a
+        bank, so it is not 某县's government. Units of `prefer_kinds` (those that send the ledger at hand) come
         first."""
         if not text:
             return None
@@ -308,7 +308,7 @@ def read_plan_yaml(text: str) -> Any:
 
 def name_key(text: str) -> str:
     """Normalise a unit name for alias lookup: width, spaces, bracket styles, and the registered-company suffix
-    (「中国工商银行股份有限公司大同分行」 is 「中国工商银行大同分行」)."""
+    (「某某银行股份有限公司某市分行」 is 「某某银行某市分行」)."""
     key = unicodedata.normalize("NFKC", str(text))
     key = re.sub(r"\s+", "", key)
     key = _COMPANY_SUFFIXES.sub("", key)

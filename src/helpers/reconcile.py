@@ -75,9 +75,31 @@ def _named_in_summary(summary: pd.DataFrame | None, unit_id: str, files: pd.Data
     return names, dates
 
 
+SPARSE_CYCLE_SHARE = 0.25   # default of the plan's `sparse_cycle_share` (docs/plan-format.md)
+
+
+def sparse_cycle(plan: Plan, subs: pd.DataFrame) -> str | None:
+    """A loud warning when the cycle folder holds few of the ledgers due (fewer than the plan's
+    `sparse_cycle_share`, default a quarter): most likely the files were not all put in place yet, and every
+    unit that is missing would otherwise show red. None for a cycle with enough ledgers."""
+    due = len(subs)
+    if not due:
+        return None
+    received = int(subs["received"].sum())
+    share = float(plan.meta.get("sparse_cycle_share", SPARSE_CYCLE_SHARE))
+    if received >= due * share:
+        return None
+    return (f"本期只收到 {received} 份台账（应报 {due} 份，{received / due:.0%}），很可能文件尚未放全："
+            f"请核对原始台账文件夹后重新运行。未收到台账的单位本期均显示为红灯；下期模板沿用上一次的内容，未据此覆盖。")
+
+
 def submission_findings(plan: Plan, subs: pd.DataFrame, files: pd.DataFrame) -> list[fd.Finding]:
-    """Missing and late ledgers, and ledgers from units the plan does not expect for that kind."""
+    """Missing and late ledgers, ledgers from units the plan does not expect for that kind, and a cycle folder
+    that holds few of the ledgers due."""
     out = []
+    sparse = sparse_cycle(plan, subs)
+    if sparse:
+        out.append(fd.error("cycle_sparse", sparse))
     for row in subs.itertuples():
         label = LEDGER_KIND_LABELS[row.kind]
         if not row.received:

@@ -23,7 +23,7 @@ from .formats import LEDGER_KIND_LABELS
 from .identifiers import mask_ids_in_text
 from .paths import Folders, KeptFiles
 from .plan import ROLE_LEAD, Plan
-from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate
+from .reconcile import LIGHT_LABELS, LIGHTS, light_counts, on_time_rate, sparse_cycle
 
 LIGHT_COLOURS = {"red": "#d93025", "orange": "#f28b00", "yellow": "#f2c300", "green": "#1e8e3e", "grey": "#9aa0a6"}
 _FONT_READY = False
@@ -44,6 +44,7 @@ table.tz td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:n
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}.card{border:1px solid #dadce0;border-radius:8px;padding:10px 16px;
  min-width:150px}.card .v{font-size:26px;font-weight:600}.card .l{color:#5f6368;font-size:13px}
 .note{background:#fef7e0;border-left:4px solid #f2c300;padding:8px 12px;margin:8px 0}
+.alert{background:#fdecea;border:2px solid #c5221f;color:#8a1c14;font-weight:bold;padding:10px 14px;margin:10px 0}
 .muted{color:#5f6368}.sev-error{color:#d93025;font-weight:600}.sev-warning{color:#b06000}.sev-info{color:#5f6368}
 .milestones{min-width:10em}img{max-width:100%}.jp-OutputArea-output pre{white-space:pre-wrap}
 @media print{body{max-width:none;padding:0}h2{page-break-after:avoid}table.tz{page-break-inside:auto}}
@@ -401,8 +402,11 @@ def title_block(plan: Plan, cycle: str, previous: str, note: str | None = None) 
     return "".join(parts)
 
 
-def headline(subs: pd.DataFrame, status: pd.DataFrame) -> str:
-    """按时报送率, lights by colour, and how many items got worse since the previous cycle."""
+def headline(subs: pd.DataFrame, status: pd.DataFrame, plan: Plan | None = None) -> str:
+    """按时报送率, lights by colour, and how many items got worse since the previous cycle; first, in a box, the
+    warning of a cycle folder that holds few of the ledgers due."""
+    sparse = sparse_cycle(plan, subs) if plan is not None else None
+    warning = f'<p class="alert">⚠ {esc(sparse)}</p>' if sparse else ""
     counts = light_counts(status)
     due = len(subs)
     received = int(subs["received"].sum()) if due else 0
@@ -414,7 +418,7 @@ def headline(subs: pd.DataFrame, status: pd.DataFrame) -> str:
         ("较上期变差", f"{worse} 项"),
     ]
     chips = " ".join(light_chip(light, f"{LIGHT_LABELS[light]} {int(counts[light])}") for light in LIGHTS)
-    return cards(items) + f"<p>状态灯（单位 × 任务）：{chips}</p>"
+    return warning + cards(items) + f"<p>状态灯（单位 × 任务）：{chips}</p>"
 
 
 def worse_table(status: pd.DataFrame, plan: Plan, limit: int = 30) -> str:

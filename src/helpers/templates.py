@@ -42,7 +42,7 @@ from .formats import CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_KIND_LABEL
 from .fingerprints import code_digest, plan_digest
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, atomic_dir
 from .plan import Plan, Task, TaskList, Unit
-from .reconcile import LIGHT_LABELS, effective_milestones
+from .reconcile import LIGHT_LABELS, effective_milestones, sparse_cycle
 from .reported_targets import clean_reported, measure_unit_text
 from .runs import Run, RunError, open_run, report_date, run_folders, run_plan
 from .tables import Column, SheetFormat
@@ -706,6 +706,14 @@ def write_templates(run, next_cycle: str | None = None) -> list[Path]:
     status = run.catalog.read(run.cycle, "task_status")
     # straight from what the ingest read: the templates are written before the indicators stage cleans it
     targets = clean_reported(run.catalog.read(run.cycle, "reported_targets_raw"), run.plan)[0]
+    submissions = run.catalog.read(run.cycle, "submissions")
+    if submissions is not None and sparse_cycle(run.plan, submissions):
+        # a cycle folder with few of its ledgers would give every unit an all-red picture: templates already
+        # written from a fuller one are kept, and new ones carry no lights of this cycle
+        kept = sorted(final.glob("*.xlsx")) if final.is_dir() else []
+        if kept:
+            return kept
+        progress = status = None
     with atomic_dir(final, run.folders) as staging, gc_paused():
         for spec, name in zip(specs, names):
             wb = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status, targets)

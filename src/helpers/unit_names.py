@@ -1,10 +1,10 @@
 """Who sent a workbook: the unit a name as units write it denotes.
 
-Names arrive as registered names (「中国工商银行股份有限公司大同分行」), after renamings (the plan keeps the new
+Names arrive as registered names (「某某银行股份有限公司某市分行」), after renamings (the plan keeps the new
 names as aliases), in short forms, in a title line or a file name. Matching is by the plan's names and aliases
 only (facts of a plan live in the plan file); this module adds what is true of names in general: a text that
 says it is a bank (银行, 农商行, 信用社) names a bank, not the county government whose name it contains
-(「灵丘县农村商业银行股份有限公司」), and a ledger of a kind a unit never sends does not make it that unit's. What no
+(「某县农村商业银行股份有限公司」), and a ledger of a kind a unit never sends does not make it that unit's. What no
 rule can decide the analyst decides in the corrections file, and a name that matches nothing gets a finding that
 proposes the closest units and the line to add.
 """
@@ -47,7 +47,7 @@ def resolve_unit(plan: Plan, file: str, metas: Iterable[dict], kinds: Iterable[s
             if text in (None, ""):
                 continue
             text = str(text)
-            fixed = fixes.unit_for_name(name_key(text))
+            fixed = fixes.unit_for_name(text)
             if fixed:
                 unit = plan.unit(fixed)
                 return Resolution(unit, "人工对应",
