@@ -72,6 +72,8 @@ CODE_LABELS = {
     "manual_mapping": "人工对应",
     "report_date_year_inferred": "填报日期未写年份",
     "column_repeated": "同名列多列",
+    "cycle_sparse": "本期台账过少",
+    "xml_unsafe": "XML 含实体或 DTD",
     "task_not_responsible": "非责任单位填报",
     # reported targets (指标 sheet)
     "target_unknown": "无法对应计划目标",

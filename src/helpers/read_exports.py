@@ -162,7 +162,7 @@ def read_html_tables(data: bytes, stem: str) -> tuple[list[tuple[str, tuple]], l
     parser.close()
     findings = []
     if parser.dropped_columns:
-        findings.append(fd.warning("cells_out_of_range", f"有 {parser.dropped_columns} 个单元格超出第 {MAX_COLUMNS} 列，未读取"))
+        findings.append(fd.warning("cell_out_of_range", f"有 {parser.dropped_columns} 个单元格超出第 {MAX_COLUMNS} 列，未读取"))
     sheets = []
     tables = [t for t in parser.tables if any(any(v is not None for v in row) for row in t)]
     for i, table in enumerate(tables):

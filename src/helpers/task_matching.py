@@ -170,8 +170,11 @@ class TaskMatcher:
             own = scores[no]
             if own == 1.0:
                 return Match(no, "exact", 1.0)
-            if own >= NUMBER_AGREES and own >= scores[best] - 0.05 or self.evidence(no, group_key, lead_key) >= 0.5 \
-                    and own >= NUMBER_AGREES - 0.15:
+            # the number holds when its task's text fits about as well as any other's; a weaker fit holds only
+            # when the row's group or lead agrees and no other task's text fits clearly
+            supported = (self.evidence(no, group_key, lead_key) >= 0.5 and own >= NUMBER_AGREES - 0.15
+                         and scores[best] < TEXT_MATCH_EDITED)
+            if own >= NUMBER_AGREES and own >= scores[best] - 0.05 or supported:
                 kind = "abbreviated" if _is_abbreviation(key, self.keys[no], self.group_keys[no]) else "edited"
                 return Match(no, kind, own)
         if scores[best] >= TEXT_MATCH_EDITED and scores[best] - runner_up >= MARGIN:
