@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from .values import name_key
+
 FOLDER = "corrections"
 EXAMPLE = """\
 # 人工对应文件：规则无法判断时，由分析人员指定。每处使用都会在报告中列为「人工对应」。
@@ -60,8 +62,6 @@ class Corrections:
         return bool(self.names or self.files or self.rows)
 
     def unit_for_name(self, name: str) -> str | None:
-        from .plan import name_key   # the plan module loads this one
-
         return self.names.get(name_key(name)) if self.names else None
 
     def unit_for_file(self, file: str, cycle: dt.date | None) -> str | None:
@@ -93,8 +93,6 @@ def build_corrections(raw: Any, path: Path, fail: Callable[[str, str], None], re
                       task_of: Callable[[str, Any], int | None]) -> Corrections:
     """Check a parsed corrections file; every problem is reported through `fail(place, message)`. `resolve_unit`
     turns a unit id or name into an id; `task_of(list, written)` a task number or display label into a number."""
-    from .plan import name_key   # the plan module loads this one
-
     if raw is None:
         return Corrections(path)
     if not isinstance(raw, dict):

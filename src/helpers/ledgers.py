@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import PurePosixPath
 from collections.abc import Iterable, Mapping
 from typing import Any
 

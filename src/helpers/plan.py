@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 
 from .corrections import Corrections, build_corrections, corrections_path
 from .deadlines import Milestone, milestones_as_dicts, parse_deadline
+from .values import label_key, name_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,8 +39,6 @@ REQUIRED_COLUMNS = ("no", "text", "progress")
 # plan's): 「某县农村商业银行」 is a bank, never the county government whose name it contains; crediting a bank's
 # ledger to the county would show both wrong. (人民银行 and 银行保险监督管理委员会 are regulators.)
 NAME_KIND_WORDS = {"bank": re.compile(r"(?<!人民)银行(?!保险)|农商行|信用社|信用联社|农信社")}
-# registered-company suffixes that units write or leave out at will
-_COMPANY_SUFFIXES = re.compile(r"(股份有限公司|有限责任公司|有限公司)")
 
 
 class PlanError(ValueError):
@@ -306,15 +304,6 @@ def read_plan_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_PlanLoader)
 
 
-def name_key(text: str) -> str:
-    """Normalise a unit name for alias lookup: width, spaces, bracket styles, and the registered-company suffix
-    (「某某银行股份有限公司某市分行」 is 「某某银行某市分行」)."""
-    key = unicodedata.normalize("NFKC", str(text))
-    key = re.sub(r"\s+", "", key)
-    key = _COMPANY_SUFFIXES.sub("", key)
-    return key.replace("(", "（").replace(")", "）")
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Loading and validation
 
@@ -379,8 +368,6 @@ def _with_corrections(plan: Plan, path: Path, text: str) -> Plan:
         return unit.id if unit else None
 
     def task_of(list_name: str, written: Any) -> int | None:
-        from .task_matching import label_key   # the matching module needs the plan module
-
         try:
             tasks = plan.task_list(list_name).tasks
         except KeyError:

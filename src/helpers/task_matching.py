@@ -11,13 +11,11 @@ candidates, so that the analyst can see what the unit meant.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from .plan import Plan, Task
-from .values import similarity, text_key
+from .values import label_key, similarity, text_key
 
 TEXT_MATCH_EDITED = 0.6     # below this a row's text is not the plan task's text at all
 ABBREVIATION_MIN = 4        # a shortened text must keep at least this many characters of the task's key
@@ -47,19 +45,6 @@ def chinese_number(text: str) -> int | None:
     if len(tens) > 1 or len(ones) > 1 or "十" in ones:
         return None
     return (_CN_DIGIT[tens] if tens else 1) * 10 + (_CN_DIGIT[ones] if ones else 0)
-
-
-@lru_cache(maxsize=4096)
-def label_key(text: str) -> str:
-    """A 序号 or display label without width, spaces, brackets and trailing punctuation: （三） → 三,
-    第3项 → 3, ３. → 3, （八）之二 → 八之二."""
-    key = unicodedata.normalize("NFKC", text)
-    key = re.sub(r"\s+", "", key)
-    key = re.sub(r"^第(.+?)[项条]?$", r"\1", key)
-    key = key.replace("(", "").replace(")", "")
-    key = key.rstrip(".、:：,，;；")
-    key = re.sub(r"\.0+$", "", key)
-    return key
 
 
 def number_candidates(raw: Any, labels: dict[str, int]) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal, DecimalException
+from functools import lru_cache
 
 import pandas as pd
 
@@ -530,3 +531,29 @@ def parse_month_day(value: object, near: dt.date) -> dt.date | None:
         except ValueError:
             continue
     return min(options, key=lambda d: (abs((d - near).days), d)) if options else None
+
+
+# registered-company suffixes that units write or leave out at will
+_COMPANY_SUFFIXES = re.compile(r"(股份有限公司|有限责任公司|有限公司)")
+
+
+def name_key(text: str) -> str:
+    """Normalise a unit name for alias lookup: width, spaces, bracket styles, and the registered-company suffix
+    (「某某银行股份有限公司某市分行」 is 「某某银行某市分行」)."""
+    key = unicodedata.normalize("NFKC", str(text))
+    key = re.sub(r"\s+", "", key)
+    key = _COMPANY_SUFFIXES.sub("", key)
+    return key.replace("(", "（").replace(")", "）")
+
+
+@lru_cache(maxsize=4096)
+def label_key(text: str) -> str:
+    """A 序号 or display label without width, spaces, brackets and trailing punctuation: （三） → 三,
+    第3项 → 3, ３. → 3, （八）之二 → 八之二."""
+    key = unicodedata.normalize("NFKC", text)
+    key = re.sub(r"\s+", "", key)
+    key = re.sub(r"^第(.+?)[项条]?$", r"\1", key)
+    key = key.replace("(", "").replace(")", "")
+    key = key.rstrip(".、:：,，;；")
+    key = re.sub(r"\.0+$", "", key)
+    return key
