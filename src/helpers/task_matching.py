@@ -98,6 +98,7 @@ class TaskMatcher:
             self.labels.setdefault(label_key(task.display_no), no)
         self.lead_names = {no: tuple(text_key(n) for uid in t.lead for n in _unit_names(plan, uid))
                            for no, t in self.tasks.items()}
+        self._decided: dict[tuple, Match] = {}
 
     # ----- scores -----
     def text_score(self, key: str, no: int) -> float:
@@ -146,7 +147,21 @@ class TaskMatcher:
             if numbered:
                 return Match(numbered[0], "by_no", 0.0)
             return self._by_evidence(group_key, lead_key, responsible)
+        for no in numbered:                       # the common case: number and text as in the plan
+            if key == self.keys[no]:
+                return Match(no, "exact", 1.0)
+        memo = (key, tuple(numbered), group_key, lead_key, responsible)
+        found = self._decided.get(memo)
+        if found is None:
+            if len(self._decided) > 50_000:
+                self._decided.clear()
+            found = self._decided[memo] = self._decide(key, numbered, group_key, lead_key, responsible)
+        return found
 
+    def _decide(self, key: str, numbered: list[int], group_key: str, lead_key: str, responsible: frozenset[int]
+                ) -> Match:
+        """`match` for a text that is not its numbered task's own: weigh every task (remembered per matcher,
+        since units send the same shortened texts cycle after cycle)."""
         scores = {no: self.text_score(key, no) for no in self.tasks}
         ranked = sorted(scores, key=lambda no: (-scores[no], no not in responsible, no))
         best = ranked[0]
