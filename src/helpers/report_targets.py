@@ -24,8 +24,9 @@ from .templates import (BODY_FONT, BORDER, HEADER_ROW, TITLE_FONT, WRAP_CENTRE, 
 __all__ = ["targets_frame", "targets_html", "add_targets_sheet"]
 
 SOURCE_LABELS = {"derived": "台账计算", "reported": "单位报送"}
-COLUMNS = {"no": "序号", "text": "目标", "source": "来源", "shown": "本期数值", "target_shown": "目标值", "due": "到期日",
-           "light_text": "状态", "basis": "依据"}
+# the light beside the target: on a phone the table scrolls sideways, and the light is what a leader looks for
+COLUMNS = {"no": "序号", "text": "目标", "light_text": "状态", "shown": "本期数值", "target_shown": "目标值", "due": "到期日",
+           "source": "来源", "basis": "依据"}
 WIDTHS = {"no": 6, "text": 44, "source": 16, "shown": 16, "target_shown": 16, "due": 12, "light_text": 10, "basis": 54}
 LIGHT_FILLS = {"red": "FFFFC7CE", "orange": "FFFCD5B4", "yellow": "FFFFEB9C", "green": "FFC6EFCE"}
 
