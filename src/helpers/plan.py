@@ -63,6 +63,8 @@ class Unit:
     focus: str | None = None
     area: str | None = None       # e.g. city, for government units of a provincial plan
     notes: tuple[str, ...] = ()
+    replaced_by: tuple[str, ...] = ()   # the units that took over its duties (merged, renamed, split)
+    replaced_on: str | None = None      # when, as the plan says it (e.g. 2018-07)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -150,7 +152,27 @@ class Plan:
 
     @cached_property
     def _by_name(self) -> dict[str, str]:
-        return {name_key(n): u.id for u in self.units for n in u.names}
+        """Name → unit id. A replaced unit's names lead to its successor when it has exactly one, so a ledger
+        still headed with the old name counts for the unit that reports in its place."""
+        out = {}
+        for u in self.units:
+            current = self.current_units(u.id)
+            for n in u.names:
+                out[name_key(n)] = current[0] if len(current) == 1 else u.id
+        return out
+
+    def current_units(self, unit_id: str) -> tuple[str, ...]:
+        """The units that report for `unit_id` today: itself, or its successors' (transitively) when replaced."""
+        return _current_units(self._by_id, unit_id)
+
+    def predecessors_of(self, unit_id: str) -> tuple[Unit, ...]:
+        """The replaced units whose duties `unit_id` carries, directly or through a chain of replacements."""
+        return tuple(u for u in self.units if u.replaced_by and unit_id in self.current_units(u.id))
+
+    @property
+    def active_units(self) -> tuple[Unit, ...]:
+        """Units that still exist (not replaced): the ones that can send a ledger."""
+        return tuple(u for u in self.units if not u.replaced_by)
 
     def unit(self, unit_id: str) -> Unit:
         return self._by_id[unit_id]
@@ -247,7 +269,7 @@ class Plan:
             ids = set(self.responsibilities["unit_id"]) if len(self.responsibilities) else set()
             return tuple(u for u in self.units if u.id in ids)
         selector = {k: v for k, v in rule.items() if k in ("kind", "category")}
-        return self.units_of(**selector)
+        return tuple(u for u in self.units_of(**selector) if not u.replaced_by)
 
     def tasks_frame(self) -> pd.DataFrame:
         """One row per task with its plan columns, milestones as text, and the first and last due dates."""
@@ -444,8 +466,9 @@ class _Checker:
 
         units = self.units(root.get("units"))
         unit_ids = {u.id for u in units}
+        self.successors(units)
         collectives = self.collectives(root.get("collectives"), units)
-        resolve = _Resolver(unit_ids, collectives)
+        resolve = _Resolver(unit_ids, collectives, {u.id: u for u in units})
 
         measures = []
         for i, m in enumerate(self.sequence(root.get("measures"), "measures")):
@@ -561,6 +584,10 @@ class _Checker:
                     where = f"{place}.name" if j == 0 else f"{place}.aliases[{j - 1}]"
                     self.fail(where, f"名称「{n}」同时指向「{seen_names[key]}」和「{unit_id}」")
                 seen_names[key] = unit_id
+            replaced_by = u.get("replaced_by")
+            if isinstance(replaced_by, str):
+                replaced_by = [replaced_by]
+            replaced_on = u.get("replaced_on")
             units.append(
                 Unit(
                     id=unit_id,
@@ -572,6 +599,8 @@ class _Checker:
                     focus=u.get("focus"),
                     area=u.get("area"),
                     notes=tuple(self.sequence(u.get("notes"), f"{place}.notes")),
+                    replaced_by=tuple(str(r) for r in self.sequence(replaced_by, f"{place}.replaced_by")),
+                    replaced_on=str(replaced_on) if replaced_on is not None else None,
                 )
             )
         if not units:
@@ -602,6 +631,18 @@ class _Checker:
         if value == "per_cycle" and target.get("period") not in TARGET_PERIODS:
             self.fail(f"{place}.period", f"按期累计的目标须有 period：{'、'.join(TARGET_PERIODS)} 之一")
         return {"kind": "reported", "reported_by": tuple(units), "value": value}
+
+    def successors(self, units: list[Unit]) -> None:
+        """Every `replaced_by` names existing units, and following them never comes back to where it started."""
+        by_id = {u.id: u for u in units}
+        for i, u in enumerate(units):
+            for j, successor in enumerate(u.replaced_by):
+                if successor not in by_id:
+                    self.fail(f"units[{i}].replaced_by[{j}]", f"未知单位「{successor}」")
+                elif successor == u.id:
+                    self.fail(f"units[{i}].replaced_by[{j}]", "单位不能由自身承接")
+            if u.replaced_by and _current_units(by_id, u.id) == ():
+                self.fail(f"units[{i}].replaced_by", f"单位「{u.id}」的承接关系成环，找不到现存的承接单位")
 
     def collectives(self, raw: Any, units: list[Unit]) -> dict[str, tuple[str, ...]]:
         ids = {u.id for u in units}
@@ -716,14 +757,34 @@ def _normalise_milestones(items: Iterable[Any]) -> list[tuple]:
 
 
 class _Resolver:
-    """Turns a unit id or a collective name into unit ids."""
+    """Turns a unit id or a collective name into the ids of the units that report for it today: a replaced
+    unit's successors take its place in every measure and task, so no task waits for a unit that is gone."""
 
-    def __init__(self, unit_ids: set[str], collectives: dict[str, tuple[str, ...]]):
+    def __init__(self, unit_ids: set[str], collectives: dict[str, tuple[str, ...]], by_id: dict[str, Unit]):
         self.unit_ids = unit_ids
         self.collectives = collectives
+        self.by_id = by_id
 
     def __call__(self, ref: Any) -> tuple[str, ...] | None:
         ref = str(ref).strip()
         if ref in self.unit_ids:
-            return (ref,)
-        return self.collectives.get(ref)
+            named: tuple[str, ...] | None = (ref,)
+        else:
+            named = self.collectives.get(ref)
+        if named is None:
+            return None
+        return tuple(dict.fromkeys(c for unit_id in named for c in _current_units(self.by_id, unit_id)))
+
+
+def _current_units(by_id: dict[str, Unit], unit_id: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """`unit_id` itself when it still exists, else its successors' current units; () on a cycle."""
+    unit = by_id.get(unit_id)
+    if unit is None or not unit.replaced_by:
+        return (unit_id,)
+    if unit_id in seen:
+        return ()
+    out: list[str] = []
+    for successor in unit.replaced_by:
+        if successor in by_id:
+            out.extend(_current_units(by_id, successor, seen | {unit_id}))
+    return tuple(dict.fromkeys(out))
