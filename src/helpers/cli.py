@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", metavar="目录", default="data/demo/raw", help="演示台账输出目录")
     demo.add_argument("--force", action="store_true", help="即使已存在也重新生成")
     demo.set_defaults(func=build_demo)
+    from .plan_commands import add_plan_parser   # `taizhang plan import|check|diff`
+
+    add_plan_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
