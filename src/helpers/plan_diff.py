@@ -71,7 +71,7 @@ def diff_plans(old: Plan, new: Plan) -> list[Change]:
             changes.append(Change("removed", f"{lst_name}第{t.display_no}项", f"删去任务：{t.text}"))
         for o, n in pairs:
             place = f"{lst_name}第{n.display_no}项"
-            if o.no != n.no:
+            if o.display_no != n.display_no:     # a row that only moved up keeps its label: not a change to read
                 changes.append(Change("moved", place, f"序号由 {o.display_no} 改为 {n.display_no}"))
             if name_key(o.text) != name_key(n.text):
                 changes.append(Change("reworded", place, f"任务文字改动：「{o.text}」→「{n.text}」"))
