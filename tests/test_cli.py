@@ -17,8 +17,10 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["frobnicate"], "没有「frobnicate」这个命令（可用：run、templates、demo）"),
-    ([], "请给出命令：run、templates、demo"),
+    (["frobnicate"], "没有「frobnicate」这个命令（可用：run、templates、demo、plan）"),
+    ([], "请给出命令：run、templates、demo、plan"),
+    (["plan"], "请给出命令：import、check、diff"),
+    (["plan", "frob"], "没有「frob」这个命令（可用：import、check、diff）"),
     (["run", "--cycle"], "参数 --cycle 后面需要一个值"),
     (["templates", "--raw"], "参数 --raw 后面需要一个值"),
     (["run", "--bogus", "x"], "无法识别的参数：--bogus x"),

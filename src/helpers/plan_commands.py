@@ -11,7 +11,7 @@ from pathlib import Path
 
 def add_plan_parser(sub: argparse._SubParsersAction) -> None:
     plan = sub.add_parser("plan", help="计划文件：从文件导入草稿、校验、比较两版")
-    commands = plan.add_subparsers(dest="plan_command", required=True, title="计划命令", metavar="计划命令",
+    commands = plan.add_subparsers(dest="plan_command", required=True, title="计划命令", metavar="命令",
                                    help="以下之一：", parser_class=type(plan))
     imp = commands.add_parser("import", help="从通知（.docx）、清单工作簿（.xlsx/.xls）或其纯文本生成计划草稿")
     imp.add_argument("source", metavar="文件", help="通知或清单文件")

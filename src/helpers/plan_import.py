@@ -547,7 +547,7 @@ def _task_list(table: Table, measures: list[dict], year: int, roster: Roster, pr
         if has_deadline:
             task["deadline"] = deadline or None
             task["milestones"] = milestones_as_dicts(parse_deadline(deadline, year)) if deadline else []
-        task["source"] = {"page": r["page"], "line": r["line"]}
+        task["source"] = {"page": r["page"], "line": r["line"]} if r["line"] else {"page": r["page"]}
         if notes:
             task["notes"] = notes
         tasks.append(task)
