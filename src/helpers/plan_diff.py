@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from .plan import Plan, load_plan, name_key, read_plan_yaml
+from .plan import Plan, load_plan, read_plan_yaml
 from .plan_import import open_notes
+from .values import name_key
 
 
 def check_summary(path: str | Path) -> list[str]:

@@ -25,7 +25,8 @@ from typing import Any, Iterable
 import yaml
 
 from .deadlines import milestones_as_dicts, normalize_deadline_text, parse_deadline
-from .plan import Plan, name_key, read_plan_yaml
+from .plan import Plan, read_plan_yaml
+from .values import name_key
 
 OPEN_NOTE = "【待复核】"
 GUESSED = "_guessed"       # a task's keys the importer inferred rather than read (internal, not written out)
