@@ -368,12 +368,16 @@ def test_indicator_table_shape(indicators):
 
 
 def test_capital(indicators):
-    # 财信 47,000 万元 against 50,000: short by 6% → yellow
+    # 财信 47,000 万元 against 50,000 due 2023-12-31: in 2022 it is not yet due, so no light for being short
+    # today (the plan's default targets_before_due: pending), and the basis shows the due date and the gap
     row = figure(indicators, "guarantee_capital", CAIXIN)
-    assert (row["value"], row["target"], row["status"], row["unit"]) == (pytest.approx(47000), 50000, "yellow", "万元")
+    assert (row["value"], row["target"], row["unit"]) == (pytest.approx(47000), 50000, "万元")
+    assert pd.isna(row["status"])
+    assert "未到期（2023-12-31 到期），尚差 3,000.00 万元" in row["basis"]
     # city = the city-level institutions only (not 阳高's 10,000, not the unknown 5,000)
     city = figure(indicators, "guarantee_capital", "大同市")
-    assert (city["value"], city["target"], city["status"]) == (pytest.approx(47000), 50000, "yellow")
+    assert (city["value"], city["target"]) == (pytest.approx(47000), 50000) and pd.isna(city["status"])
+    assert "尚差 3,000.00 万元" in city["basis"]
     county = figure(indicators, "guarantee_capital", YANGGAO)
     assert county["value"] == pytest.approx(10000) and pd.isna(county["target"]) and pd.isna(county["status"])
     assert figure(indicators, "guarantee_capital", UNKNOWN)["value"] == pytest.approx(5000)
@@ -483,9 +487,10 @@ def test_empty_ledgers_give_a_table_with_the_columns(plan):
      (None, None)],
 )
 def test_capital_status_bands(plan, capital, status):
-    # against 50,000: short by < 10% → yellow; 10–30% → orange; more → red
-    summary, detail, _ = gt.clean_guarantees(_raw_summary(registered_capital=capital), _raw_detail(), plan, CYCLE)
-    out = gt.guarantee_indicators(plan, CYCLE, summary, detail)
+    # against 50,000, once due (2024-01-10): short by < 10% → yellow; 10–30% → orange; more → red
+    cycle = dt.date(2024, 1, 10)
+    summary, detail, _ = gt.clean_guarantees(_raw_summary(registered_capital=capital), _raw_detail(), plan, cycle)
+    out = gt.guarantee_indicators(plan, cycle, summary, detail)
     row = figure(out, "guarantee_capital", CAIXIN)
     assert (None if pd.isna(row["status"]) else row["status"]) == status
 
@@ -535,7 +540,7 @@ def test_real_datong_plan(datong, tmp_path):
     assert (detail["institution"] == "阳高县融资担保有限公司").sum() == 3
     out = gt.guarantee_indicators(datong, CYCLE, summary, detail)
     capital = figure(out, "guarantee_capital", CAIXIN)
-    assert (capital["target"], capital["status"]) == (50000, "yellow")
+    assert capital["target"] == 50000 and pd.isna(capital["status"])        # due 2023-12-31: 未到期 in 2022
     assert figure(out, "guarantee_leverage", CAIXIN)["target"] == 15          # focus 小微三农
     assert figure(out, "risk_compensation_due", CAIXIN)["value"] == pytest.approx(7.0)
     assert figure(out, "fee_subsidy_eligible", CAIXIN)["value"] == pytest.approx(1800)

@@ -36,7 +36,8 @@ import pandas as pd
 
 from . import findings as fd
 from .formats import GUARANTEE_SUMMARY, GUARANTEES
-from .lending import INDICATOR_COLUMNS, status_for
+from .lending import INDICATOR_COLUMNS
+from .target_rules import judge
 from .plan import Plan, Unit
 from .values import cell_date as _date, cell_float as _num, cell_missing as _missing, clean_text
 
@@ -487,8 +488,8 @@ def guarantee_indicators(plan: Plan, cycle: dt.date, summary: pd.DataFrame, deta
     compensation_rate (比例). Scope `institution` (scope_id = official name, or the typed name of an institution the
     plan does not know) and `city` (scope_id = plan.meta["city"] or 全市; see the module docstring for which
     institutions each city figure sums). Targets come from plan.targets_for(<indicator>) and are null when the plan
-    sets none; status is green/yellow/orange/red for capital (`lending.status_for`: met → green, short by < 10% →
-    yellow, 10–30% → orange, more → red), red for leverage above its legal cap
+    sets none; status is green/yellow/orange/red for capital (`target_rules.judge`: met → green, short by < 10% →
+    yellow, 10–30% → orange, more → red; before its due date no light but 未到期 and the gap), red for leverage above its legal cap
     (the cap is the target, shown as context; rising is the plan's direction), null otherwise.
     """
     city_name = str(plan.meta.get("city") or "全市")
@@ -522,14 +523,18 @@ def _capital_rows(plan: Plan, cycle: dt.date, summary: pd.DataFrame, units: Mapp
                   city: str) -> list[dict[str, Any]]:
     rows = []
 
-    def target_parts(target: Mapping[str, Any] | None) -> tuple[float | None, str | None, str]:
+    def judged(target: Mapping[str, Any] | None, value: float | None) -> tuple[float | None, str | None, str]:
+        """(target, status, basis tail) of a capital against its target, not red before the target's due date."""
         if target is None or target.get("threshold") is None:
             return None, None, ""
         due = target.get("due")
         comparator = target.get("comparator") or ">="
         word = _COMPARATOR_WORDS.get(comparator, comparator)
-        return float(target["threshold"]), comparator, (
-            f"；目标：{f'{due.isoformat()} 前' if due else ''}{word} {_money(float(target['threshold']))} 万元")
+        threshold = float(target["threshold"])
+        status, _, note = judge(plan, target, value, threshold, cycle, comparator=comparator,
+                                fmt=lambda v: f"{_money(v)} 万元")
+        text = f"；目标：{f'{due.isoformat()} 前' if due else ''}{word} {_money(threshold)} 万元"
+        return threshold, status, text + (f"；{note}" if note else "")
 
     capitals = {}
     for record in summary.to_dict("records"):
@@ -538,19 +543,17 @@ def _capital_rows(plan: Plan, cycle: dt.date, summary: pd.DataFrame, units: Mapp
             continue
         value = _num(record.get("registered_capital"))
         capitals[str(name)] = value
-        threshold, comparator, text = target_parts(_target(plan, "guarantee_capital", units.get(str(name)),
-                                                           city=False))
+        threshold, status, text = judged(_target(plan, "guarantee_capital", units.get(str(name)), city=False), value)
         rows.append(_row("guarantee_capital", "institution", str(name), value, unit="万元", cycle=cycle,
-                         basis=f"机构概况注册资本{text}", numerator=value, target=threshold,
-                         status=status_for(value, threshold, comparator)))
+                         basis=f"机构概况注册资本{text}", numerator=value, target=threshold, status=status))
     city_names = [n for n in _city_level_names(units) if n in capitals]
     values = [capitals[n] for n in city_names if capitals[n] is not None]
     value = sum(values) if values else None
-    threshold, comparator, text = target_parts(_target(plan, "guarantee_capital", None, city=True))
+    threshold, status, text = judged(_target(plan, "guarantee_capital", None, city=True), value)
     listed = "、".join(city_names) or "无"
     rows.append(_row("guarantee_capital", "city", city, value, unit="万元", cycle=cycle,
                      basis=f"市级政府性融资担保机构注册资本合计（{listed}）{text}", numerator=value,
-                     target=threshold, status=status_for(value, threshold, comparator)))
+                     target=threshold, status=status))
     return rows
 
 

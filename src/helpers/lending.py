@@ -38,12 +38,14 @@ category and city aggregates)
     scope's value at the previous cycle of the year (none before the first cycle); ``info``: no target.
 
 Status rule
-    met → ``green``; short of the target by less than 10% of the target → ``yellow``; by 10% to 30% →
-    ``orange``; by more than 30% → ``red``; no target or no value → null. For targets against 时序进度
+    `target_rules.judge` (shared with the guarantee and reported targets): met → ``green``; short of the target
+    by less than 10% of the target → ``yellow``; by 10% to 30% → ``orange``; by more than 30% → ``red`` (bands
+    from the plan's ``light_bands``); no target or no value → null. For targets against 时序进度
     (``threshold_rule: elapsed_share``, and every plan_completion_rate) the shortfall is measured in percentage
     points instead: behind by less than 10 points → yellow, 10 to 30 points → orange, more → red. A strict
     comparator (``>``, ``above_baseline``, ``above_scope``, ``rising``) that is only equalled is short by 0 and
-    therefore yellow. With a target of 0, any shortfall is red.
+    therefore yellow. With a target of 0, any shortfall is red. A threshold not yet due follows the target's
+    ``before_due`` (未到期 with the gap, 时序进度 path, or judged now).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from .formats import APPLICATIONS, BANK_SUMMARY, LOANS, NOLOAN_LIST
 from .identifiers import check_id, mask_id, mask_name
 from .plan import BANK_CATEGORIES, Plan, Unit, name_key
 from .tables import SheetFormat
+from .target_rules import STATUSES, judge, status_for
 from .values import cell_date as _date, cell_float as _num, cell_missing as _missing
 
 __all__ = [
@@ -89,7 +92,6 @@ INDICATOR_COLUMNS = [
     "cycle",
 ]
 SCOPES = ("city", "category", "county", "bank")
-STATUSES = ("red", "orange", "yellow", "green")
 CITY = "全市"
 RENEWAL_NOT_FIRST = "renewal"
 EARLIER_CYCLE = "earlier_cycle"
@@ -1333,37 +1335,6 @@ def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | Non
 # Targets and status
 
 
-def status_for(value: float | None, target: float | None, comparator: str = ">=", points: bool = False) -> str | None:
-    """The status light of `value` against `target` (see the module docstring). `points`: measure the shortfall
-    in percentage points of a fraction (时序进度) rather than relative to the target."""
-    if value is None or target is None or _missing(value) or _missing(target) or comparator == "info":
-        return None
-    if comparator in ("<=", "<"):
-        met = value < target if comparator == "<" else value <= target
-        gap = value - target
-    else:
-        strict = comparator in (">", "above_baseline", "above_scope", "rising")
-        met = value > target if strict else value >= target
-        gap = target - value
-    if met:
-        return "green"
-    gap = max(gap, 0.0)
-    if points:
-        short = gap * 100
-        bands = (10, 30)
-    else:
-        if target == 0:
-            return "red" if gap > 0 else "yellow"
-        short = gap / abs(target)
-        bands = (0.10, 0.30)
-    short = round(short, 9)   # 0.30 − 0.27 is 0.0299999…: exactly 10% short must be orange
-    if short < bands[0]:
-        return "yellow"
-    if short <= bands[1]:
-        return "orange"
-    return "red"
-
-
 def _scope_rank(target: Mapping[str, Any], row: Mapping[str, Any]) -> int | None:
     """How specifically a target's scope names this row (higher wins); None when it does not apply."""
     if target.get("plan_indicators") and row.get("_item") and row["_item"] not in target["plan_indicators"]:
@@ -1422,13 +1393,16 @@ def _find_value(rows: list[dict[str, Any]], indicator: str, scope: Any, item: st
     return None
 
 
+def _unit_format(unit: str):
+    return _share if unit == "比例" else (_amount if unit == "万元" else (lambda v: "—" if v is None else f"{v:g} {unit}"))
+
+
 def _target_of(target: Mapping[str, Any], row: dict[str, Any], rows: list[dict[str, Any]], cycle: dt.date,
                previous: dict[tuple, dict[str, Any]] | None, previous_cycle: str | None) -> tuple[float | None, str]:
     """The target value for a row and a Chinese line saying what it is."""
     comparator = target.get("comparator", ">=")
     qualifier = target.get("qualifier") or ""
-    fmt = _share if row["unit"] == "比例" else (
-        _amount if row["unit"] == "万元" else (lambda v: "—" if v is None else f"{v:g} {row['unit']}"))
+    fmt = _unit_format(row["unit"])
     words = {">=": "不低于", ">": "高于", "<=": "不高于", "<": "低于"}
     if comparator in words:
         if target.get("threshold_rule") == "elapsed_share":
@@ -1479,7 +1453,9 @@ def _apply_targets(plan: Plan, rows: list[dict[str, Any]], cycle: dt.date,
             if comparator != "info":
                 value, note = _target_of(target, row, rows, cycle, previous, previous_cycle)
                 points = target.get("threshold_rule") == "elapsed_share" or row["indicator"] == "plan_completion_rate"
-                status = status_for(row["value"], value, comparator, points=points)
+                status, value, due_note = judge(plan, target, row["value"], value, cycle, comparator=comparator,
+                                                points=points, fmt=_unit_format(row["unit"]))
+                note = "；".join(part for part in (note, due_note) if part)
         basis = row["basis"] if not note else f"{row['basis']}；{note}"
         out.append({**row, "target": value, "status": status, "basis": basis})
     return out

@@ -41,6 +41,9 @@ REQUIRED_COLUMNS = ("no", "text", "progress")
 NAME_KIND_WORDS = {"bank": re.compile(r"(?<!人民)银行(?!保险)|农商行|信用社|信用联社|农信社")}
 
 
+# what a target not yet due is judged against (helpers.target_rules): 未到期 with the gap, 时序进度, or the full target
+BEFORE_DUE_MODES = ("pending", "path", "now")
+
 class PlanError(ValueError):
     """A plan file that cannot be used; `problems` lists every (place, message)."""
 
@@ -464,6 +467,16 @@ class _Checker:
             self.fail("plan.report_days", "报送日应为 1–28 之间的整数列表")
             report_days = (10, 25)
 
+        if meta.get("targets_before_due") is not None and meta["targets_before_due"] not in BEFORE_DUE_MODES:
+            self.fail("plan.targets_before_due", f"应为 {'、'.join(BEFORE_DUE_MODES)} 之一")
+        bands = meta.get("light_bands")
+        if bands is not None:
+            for kind, pair in (bands.items() if isinstance(bands, dict) else [("?", None)]):
+                if kind not in ("relative", "points") or not (
+                        isinstance(pair, list) and len(pair) == 2 and all(isinstance(b, (int, float)) for b in pair)
+                        and 0 <= pair[0] <= pair[1]):
+                    self.fail(f"plan.light_bands.{kind}", "应为 relative 或 points，各为两个递增的非负数（黄/橙、橙/红的分界）")
+
         units = self.units(root.get("units"))
         unit_ids = {u.id for u in units}
         self.successors(units)
@@ -523,6 +536,8 @@ class _Checker:
                 if key in target:
                     target = {**target, key: self.date(target[key], f"targets[{i}].{key}")}
             target = {**target, "source": self.target_source(target, f"targets[{i}]", resolve)}
+            if target.get("before_due") is not None and target["before_due"] not in BEFORE_DUE_MODES:
+                self.fail(f"targets[{i}].before_due", f"应为 {'、'.join(BEFORE_DUE_MODES)} 之一")
             targets.append(target)
         target_ids = [t.get("id") for t in targets]
         if len(set(target_ids)) != len(target_ids):
