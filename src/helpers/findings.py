@@ -117,6 +117,7 @@ CODE_LABELS = {
     "guarantee_balance_mismatch": "在保余额与明细不符",
     "guarantee_count_mismatch": "在保户数与明细不符",
     "impossible_value": "取值不合理",
+    "rate_ambiguous": "比例含义不明",
     "risk_share_missing": "分险比例为空",
 }
 

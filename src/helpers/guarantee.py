@@ -53,6 +53,8 @@ DETAIL_COLUMNS = [*PLACE_COLUMNS, *DETAIL_ROLES, "guaranteed_id_kind", "guarante
 
 BALANCE_TOLERANCE = 0.005          # 在保余额: relative difference allowed between 机构概况 and 担保明细
 MAX_FEE_RATE = 0.10                # a fee rate above 10% a year is a typing error, not a price
+MIN_PLAUSIBLE_FEE_RATE = 0.001     # below 0.1% a year: most likely a fraction typed under a （%） header (0.012)
+MIN_PLAUSIBLE_RISK_SHARE = 0.01    # a risk share below 1%: most likely 0.2 meant as 20% under a （%） header
 # DOMAIN.md §4: the business 风险补偿 and 担保费率补差 concern; used when a plan target lists no eligible_types.
 DEFAULT_ELIGIBLE_TYPES = ("小微企业", "个体工商户", "三农", "战略性新兴产业")
 
@@ -252,6 +254,13 @@ def _clean_detail(raw: pd.DataFrame, summary: pd.DataFrame, plan: Plan, cycle: d
             out.append(fd.info("risk_share_missing", "分险比例为空，按 0（未分险）计算担保责任余额",
                                column=_DETAIL_TITLES["risk_share"], unit=inst, **place))
             share_used = 0.0
+        elif 0 < share < MIN_PLAUSIBLE_RISK_SHARE:
+            out.append(fd.warning("rate_ambiguous",
+                                  f"分险比例为 {_pct(share)}，低得不合常理，可能是把 {_pct(share * 100)} 写成了 "
+                                  f"{share * 100:g}（表头为%）；无法确定，按 0（未分险）计算担保责任余额，请核实",
+                                  column=_DETAIL_TITLES["risk_share"], unit=inst, **place))
+            clean["risk_share"] = None
+            share_used = 0.0
         elif not 0 <= share <= 1:
             out.append(fd.warning("impossible_value",
                                   f"分险比例为 {_pct(share)}，应在 0%–100% 之间，按 0（未分险）计算担保责任余额",
@@ -262,6 +271,12 @@ def _clean_detail(raw: pd.DataFrame, summary: pd.DataFrame, plan: Plan, cycle: d
         if fee is not None and not 0 <= fee <= MAX_FEE_RATE:
             out.append(fd.warning("impossible_value",
                                   f"担保费率为 {_pct(fee)}，不在 0%–{_pct(MAX_FEE_RATE)} 之间，已按未填处理",
+                                  column=_DETAIL_TITLES["fee_rate"], unit=inst, **place))
+            clean["fee_rate"] = None
+        elif fee is not None and 0 < fee < MIN_PLAUSIBLE_FEE_RATE:
+            out.append(fd.warning("rate_ambiguous",
+                                  f"担保费率为 {_pct(fee)}，低得不合常理，可能是把 {_pct(fee * 100)} 写成了 {fee * 100:g}"
+                                  f"（表头为%）；无法确定，已按未填处理（不计入担保费率补差），请核实",
                                   column=_DETAIL_TITLES["fee_rate"], unit=inst, **place))
             clean["fee_rate"] = None
         start, end = _date(record.get("start_date")), _date(record.get("end_date"))
@@ -464,9 +479,19 @@ def _eligible_mask(detail: pd.DataFrame, types: Iterable[str]) -> pd.Series:
     return detail["in_force"].astype(bool) & detail["guaranteed_type"].isin(list(types)) & detail["amount"].notna()
 
 
+def party_amounts(detail: pd.DataFrame) -> pd.Series:
+    """Per guarantee, the in-force 担保金额 of its guaranteed party (单户) at the same institution: a party is its
+    证件号码 (the typed name when there is none). What the 1000万元 单户 limit of 担保费率补差 applies to."""
+    party = detail["guaranteed_id"].where(detail["guaranteed_id"].notna() & (detail["guaranteed_id"] != ""),
+                                          "名称:" + detail["guaranteed"].astype(str))
+    live = detail["amount"].where(detail["in_force"].astype(bool), 0.0).fillna(0.0)
+    keys = [detail["institution"].astype(str), party.astype(str)]
+    return live.groupby(keys, dropna=False, sort=False).transform("sum")
+
+
 def _fee_mask(detail: pd.DataFrame, target: Mapping[str, Any]) -> pd.Series:
     max_amount, max_fee = float(target["max_amount"]), float(target["max_fee_rate"])
-    amount, fee = detail["amount"], pd.to_numeric(detail["fee_rate"], errors="coerce")
+    amount, fee = party_amounts(detail), pd.to_numeric(detail["fee_rate"], errors="coerce")
     under_amount = amount <= max_amount if target.get("max_amount_inclusive", True) else amount < max_amount
     under_fee = fee <= max_fee if target.get("max_fee_rate_inclusive", False) else fee < max_fee
     types = target.get("eligible_types") or DEFAULT_ELIGIBLE_TYPES
@@ -476,7 +501,8 @@ def _fee_mask(detail: pd.DataFrame, target: Mapping[str, Any]) -> pd.Series:
 def _fee_rule_text(target: Mapping[str, Any]) -> str:
     le = "≤" if target.get("max_amount_inclusive", True) else "<"
     lt = "≤" if target.get("max_fee_rate_inclusive", False) else "<"
-    return f"单笔担保金额 {le} {_money(float(target['max_amount']))} 万元且担保费率 {lt} {_pct(float(target['max_fee_rate']))}"
+    return (f"单户（同一被担保人按证件号码合计在保担保金额）{le} {_money(float(target['max_amount']))} 万元"
+            f"且担保费率 {lt} {_pct(float(target['max_fee_rate']))}")
 
 
 def guarantee_indicators(plan: Plan, cycle: dt.date, summary: pd.DataFrame, detail: pd.DataFrame) -> pd.DataFrame:

@@ -57,6 +57,7 @@ import python_calamine
 from . import findings as fd
 from . import read_exports
 from .findings import Finding
+from .cell_formats import workbook_percent_styles, xlsx_percent_cells
 from .fingerprints import file_sha256
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class Sheet:
     rows: tuple[tuple[int, tuple[object, ...]], ...]
     hidden: bool = False
     merged: tuple[str, ...] = ()
+    percent_cells: frozenset[tuple[int, int]] = frozenset()   # (row, 0-based column) shown as a percentage
 
 
 @dataclass(frozen=True)
@@ -953,6 +955,7 @@ def _read_xlsx(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
         calamine_failed = False
         sheets: list[Sheet] = []
         total_cells = 0
+        percent_styles: frozenset[int] | None = None
         try:
             for n_sheet, entry in enumerate(pkg.sheets):
                 sheet_place = {**place, "sheet": entry.name}
@@ -1030,7 +1033,11 @@ def _read_xlsx(path: Path, place: dict, findings: list[Finding]) -> list[Sheet]:
                         sheets.append(Sheet(entry.name, (), entry.hidden))
                         continue
                 findings.extend(_cell_findings(notes, rows, sheet_place))
-                sheets.append(Sheet(entry.name, tuple(rows), entry.hidden, tuple(notes.merged)))
+                if percent_styles is None:
+                    percent_styles = workbook_percent_styles(
+                        zf, pkg.members[pkg.styles.lower()].filename if pkg.styles else None)
+                sheets.append(Sheet(entry.name, tuple(rows), entry.hidden, tuple(notes.merged),
+                                    xlsx_percent_cells(zf, info.filename, percent_styles)))
         finally:
             if calamine_book is not None:
                 calamine_book.close()

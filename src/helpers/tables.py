@@ -424,6 +424,9 @@ def read_table(
         raws[col.role] = raw
         column_name = header_texts.get(col.role, col.title)
         parsed, bad = _Parser.of(col, factors.get(col.role, 1.0)).parse(raw)
+        if col.kind == "rate":
+            bad = sorted(bad + _percent_rates(raw, parsed, rows_kept, idx, sheet.percent_cells,
+                                              _states_percent(column_name)), key=lambda item: item[0])
         for i, problem in bad:
             problems.append((i, 0, position, fd.warning("bad_value", f"{problem}", row=rows_kept[i],
                                                          column=column_name, **place)))
@@ -678,6 +681,30 @@ def _parse_rate(raw: Any) -> float | None:
         return parse_number(raw)
     value = parse_number(raw)
     return None if value is None else value / 100
+
+
+def _states_percent(header: str) -> bool:
+    return "%" in header or "％" in header or "百分" in header
+
+
+def _percent_rates(raw: list[Any], parsed: list[Any], rows: list[int], column: int,
+                   percent_cells: frozenset[tuple[int, int]], header_percent: bool) -> list[tuple[int, ValueProblem]]:
+    """A rate column read the way the cell shows it, in place: a number in a cell formatted as a percentage is
+    the fraction Excel stores (1.20% is 0.012); a plain number is in percent when the header says （%）, or when it
+    is above 1. A plain number from 0 to 1 under a header that names no unit stays ambiguous (0.8: 0.8% or 80%?):
+    it is left empty with a problem, never guessed. Texts with % or ％ were read as written by `_parse_rate`."""
+    problems = []
+    for i, value in enumerate(raw):
+        if value is None or isinstance(value, (str, bool)) or not isinstance(value, (int, float)):
+            continue
+        if (rows[i], column) in percent_cells:
+            parsed[i] = float(value)
+        elif not header_percent and 0 < abs(value) <= 1:
+            parsed[i] = None
+            problems.append((i, ValueProblem(
+                f"比例「{value:g}」无法判断是 {value:g}% 还是 {value * 100:g}%（表头未注明%，单元格也不是百分比格式），"
+                f"未计入；请填写带%的数值（如 {value * 100:g}%）")))
+    return problems
 
 
 def _parse_id(raw: Any) -> str | None:
