@@ -724,14 +724,27 @@ def test_reply_rate_holiday_and_repeated_applications(plan):
     assert (city["numerator"], city["denominator"], city["value"]) == (2, 4, 0.5)
 
 
-def test_reply_rate_outside_calendar_is_a_finding_not_a_crash(plan):
-    apps = apps_raw([application("X公司", A, dt.date(2031, 1, 3), dt.date(2031, 1, 5))], "工行.xlsx", "icbc")
-    clean, _ = lending.clean_applications(apps, plan, dt.date(2031, 1, 10))
-    frame, found = lending.lending_indicators(plan, dt.date(2031, 1, 10), None, None,
-                                              clean.assign(cycle="2031-01-10"), None)
-    assert "calendar_unavailable" in codes(found)
-    assert "2031" in next(f.message for f in found if f.code == "calendar_unavailable")
-    assert one(frame, "reply_within_5_workdays_rate", "city", "全市")["denominator"] == 0
+def test_reply_rate_outside_calendar_judges_what_is_decidable(plan, monkeypatch, tmp_path):
+    # no calendar covers 2031 (no office file, chinesecalendar ends in 2026). A 5-workday deadline after 01-03 lies
+    # between 01-08 (5 calendar days) and 01-19 (5 weekdays after 01-03 + 9 days of the longest break, 01-12)
+    monkeypatch.setenv("TAIZHANG_CALENDAR", str(tmp_path / "none.yaml"))
+    x, y, z, v, w = (make_uscc(f"91140200MA0K2000{i}") for i in range(5))
+    apps = apps_raw([
+        application("X公司", x, dt.date(2031, 1, 3), dt.date(2031, 1, 5)),     # 2 days later: in time anyway
+        application("Y公司", y, dt.date(2031, 1, 3), dt.date(2031, 1, 12)),    # between the bounds: undecidable
+        application("Z公司", z, dt.date(2031, 1, 3), dt.date(2031, 2, 10)),    # after 01-19: late anyway
+        application("V公司", v, dt.date(2031, 1, 5)),                          # unreplied, 02-25 past any deadline
+        application("W公司", w, dt.date(2031, 2, 22)),                         # unreplied, not due before 02-27
+    ], "工行.xlsx", "icbc")
+    cycle = dt.date(2031, 2, 25)
+    clean, _ = lending.clean_applications(apps, plan, cycle)
+    frame, found = lending.lending_indicators(plan, cycle, None, None, clean.assign(cycle=cycle.isoformat()), None)
+    message = next(f.message for f in found if f.code == "calendar_unavailable")
+    assert "2031" in message and "1 笔申请" in message
+    city = one(frame, "reply_within_5_workdays_rate", "city", "全市")
+    assert (city["numerator"], city["denominator"]) == (1, 3) and city["value"] == pytest.approx(1 / 3)
+    assert city["basis"].startswith("5个工作日内回复 1 笔 ÷ 应回复 3 笔（另有 1 笔未回复且未到期；"
+                                    "另有 1 笔因工作日历未覆盖、无法判断是否按时，未计入）")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Cycles and the working-day calendar.
 
 A cycle is named by its report date `YYYY-MM-DD`, which falls on one of the plan's report days (the 10th and
-25th). Working days follow China's official calendar, make-up workdays included, through `chinese_calendar`,
-which covers 2004–2026 and raises for later years; that becomes a `CalendarUnavailable` with a Chinese message.
+25th). Working days follow China's official calendar, make-up workdays included: the office's calendar file
+for the years it lists, else `chinese_calendar` (2004–2026); past both, `CalendarUnavailable` with a Chinese
+message (see `workcalendar`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from .workcalendar import CalendarUnavailable, WorkCalendar, office_calendar
+
 CYCLE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class CycleError(ValueError):
     """A folder or argument that is not a valid cycle name."""
-
-
-class CalendarUnavailable(RuntimeError):
-    """The official working-day calendar does not cover the date asked for."""
 
 
 def parse_cycle(name: str, report_days: Sequence[int] = (10, 25)) -> dt.date:
@@ -93,25 +92,23 @@ def elapsed_share(date: dt.date) -> float:
 
 
 def is_workday(date: dt.date) -> bool:
-    """China's official calendar, make-up workdays (调休) included."""
-    import chinese_calendar  # local import: only the reply-rate indicator needs it
+    """China's official calendar, make-up workdays (调休) included: the office's calendar file for the years it
+    lists, else chinesecalendar (`workcalendar`)."""
+    return office_calendar().is_workday(date)
 
-    try:
-        return chinese_calendar.is_workday(date)
-    except NotImplementedError as exc:
-        raise CalendarUnavailable(
-            f"官方节假日历（chinesecalendar）尚未覆盖 {date.year} 年，无法计算工作日；请升级 chinesecalendar 后重算"
-        ) from exc
+
+def add_workdays(date: dt.date, count: int) -> dt.date:
+    """The `count`-th working day after `date` (the day itself not counted)."""
+    return _add_workdays(date, count, office_calendar())
 
 
 @lru_cache(maxsize=4096)
-def add_workdays(date: dt.date, count: int) -> dt.date:
-    """The `count`-th working day after `date` (the day itself not counted). Remembered: the figures of every cycle
-    of a year ask for the same days again."""
+def _add_workdays(date: dt.date, count: int, calendar: WorkCalendar) -> dt.date:
+    """Remembered per calendar: the figures of every cycle of a year ask for the same days again."""
     day = date
     found = 0
     while found < count:
         day += dt.timedelta(days=1)
-        if is_workday(day):
+        if calendar.is_workday(day):
             found += 1
     return day

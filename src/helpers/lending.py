@@ -61,6 +61,7 @@ import pandas as pd
 
 from . import findings as fd
 from .cycles import CalendarUnavailable, add_workdays, elapsed_share
+from .workcalendar import deadline_bounds, office_calendar
 from .formats import APPLICATIONS, BANK_SUMMARY, LOANS, NOLOAN_LIST
 from .identifiers import check_id, mask_id, mask_name
 from .plan import BANK_CATEGORIES, Plan, Unit, name_key
@@ -836,12 +837,13 @@ def application_status(applications_year: pd.DataFrame, cycle: dt.date,
     Needs the cleaned 首贷申请 rows of each cycle with a `cycle` column (`clean_applications` output).
     An application is (bank_id, applicant_key, applied_on); when it appears in several cycles its latest row
     counts. Adds `deadline` (the `workdays`-th working day after 申请日期), `replied` , `due` (replied, or the
-    deadline is on or before the cycle date), `within` (replied on or before the deadline), `times_reported`.
-    A date the official calendar does not cover yields `deadline` null, the application is left out, and one
-    finding says so.
+    deadline is on or before the cycle date), `within` (replied on or before the deadline), `times_reported` and
+    `decided`. A date no calendar covers yields `deadline` null; the application is still judged when its reply
+    (or, unreplied, the cycle date) lies outside every possible deadline (`workcalendar.deadline_bounds`), and
+    only the undecidable ones are left out (`decided` false), with one finding.
     """
     apps = _upto(applications_year, cycle, _APPLICATION_COLUMNS)
-    columns = ["cycle", *_APPLICATION_COLUMNS, "times_reported", "deadline", "replied", "due", "within"]
+    columns = ["cycle", *_APPLICATION_COLUMNS, "times_reported", "deadline", "replied", "due", "within", "decided"]
     out: list[fd.Finding] = []
     if not len(apps):
         return pd.DataFrame(columns=columns), out
@@ -853,20 +855,42 @@ def application_status(applications_year: pd.DataFrame, cycle: dt.date,
     times = apps.groupby(keys, sort=False)["cycle"].transform("nunique")
     apps = apps.assign(times_reported=times).drop_duplicates(keys, keep="last")
     deadlines: dict[dt.date, dt.date | None] = {}
+    bounds: dict[dt.date, tuple[dt.date, dt.date]] = {}
     unavailable: str | None = None
     for day in sorted(set(apps["applied_on"])):
         try:
             deadlines[day] = add_workdays(day, workdays)
         except CalendarUnavailable as exc:
             deadlines[day] = None
+            bounds[day] = deadline_bounds(day, workdays, office_calendar().longest_break)
             unavailable = unavailable or str(exc)
-    if unavailable:
-        out.append(fd.error("calendar_unavailable", f"{unavailable}；相关申请未计入5个工作日内回复率"))
     deadline = apps["applied_on"].map(deadlines)
     replied = apps["replied_on"].notna()
-    due = [d is not None and (r or d <= cycle) for d, r in zip(deadline, replied)]
-    within = [bool(d is not None and r and rep <= d) for d, r, rep in zip(deadline, replied, apps["replied_on"])]
-    result = apps.assign(deadline=deadline, replied=replied, due=due, within=within)
+    due, within, decided = [], [], []
+    for day, d, r, rep in zip(apps["applied_on"], deadline, replied, apps["replied_on"]):
+        if d is not None:
+            due.append(bool(r or d <= cycle))
+            within.append(bool(r and rep <= d))
+            decided.append(True)
+            continue
+        # no calendar for the year: judged when the reply (or today, unreplied) falls outside every possible deadline
+        earliest, latest = bounds[day]
+        if r and rep <= earliest:
+            verdict = (True, True)
+        elif (r and rep > latest) or (not r and cycle >= latest):
+            verdict = (True, False)
+        elif not r and cycle < earliest:
+            verdict = (False, False)
+        else:
+            verdict = None
+        decided.append(verdict is not None)
+        due.append(verdict is not None and verdict[0])
+        within.append(verdict is not None and verdict[1])
+    n_undecided = decided.count(False)
+    if n_undecided:
+        out.append(fd.error("calendar_unavailable", f"{unavailable}；{n_undecided} 笔申请是否在{workdays}个工作日内回复"
+                                                    "取决于节假日安排，未计入回复率（能确定的已照常计入）"))
+    result = apps.assign(deadline=deadline, replied=replied, due=due, within=within, decided=decided)
     return result[columns].reset_index(drop=True), out
 
 
@@ -1242,12 +1266,14 @@ def _reply_rows(plan: Plan, apps: pd.DataFrame, workdays: int) -> list[dict[str,
     for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, banks):
         part = due if scope == "city" else due[due["bank_id"].isin(members)]
         n_due, n_within = len(part), int(part["within"].sum()) if len(part) else 0
-        pending = len(apps) - len(due) if scope == "city" else int(
-            (~apps.loc[apps["bank_id"].isin(members), "due"]).sum())
+        mine = apps if scope == "city" else apps[apps["bank_id"].isin(members)]
+        undecided = ~mine["decided"].astype(bool)
+        pending = int((~mine["due"].astype(bool) & ~undecided).sum())
+        left_out = f"；另有 {int(undecided.sum()):,} 笔因工作日历未覆盖、无法判断是否按时，未计入" if undecided.any() else ""
         category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
         rows.append(_row(
             "reply_within_5_workdays_rate", scope, scope_id, _ratio(n_within, n_due),
-            f"{workdays}个工作日内回复 {n_within:,} 笔 ÷ 应回复 {n_due:,} 笔（另有 {pending:,} 笔未回复且未到期）",
+            f"{workdays}个工作日内回复 {n_within:,} 笔 ÷ 应回复 {n_due:,} 笔（另有 {pending:,} 笔未回复且未到期{left_out}）",
             numerator=float(n_within), denominator=float(n_due), bank_id=bank_id, category=category, order=order))
     return rows
 
