@@ -66,9 +66,15 @@ def test_key_list_milestones_parsed(datong):
     key = datong.task_list("重点清单")
     assert key.tasks[0].dated_milestones[0].due == dt.date(2022, 4, 30)
     assert key.tasks[0].dated_milestones[-1].due == dt.date(2022, 6, 30)
-    # blank 完成时限 of key tasks 5, 7, 8 belong to the merged cell above
-    assert key.tasks[4].milestones == key.tasks[3].milestones
-    assert key.tasks[6].milestones == key.tasks[5].milestones == key.tasks[7].milestones
+    # blank 完成时限 of key tasks 5, 7, 8 belong to the merged cell above: the same dates, each marked interpreted
+    def dates(task):
+        return [(m.text, m.due, m.rule) for m in task.milestones]
+
+    assert dates(key.tasks[4]) == dates(key.tasks[3])
+    assert dates(key.tasks[6]) == dates(key.tasks[5]) == dates(key.tasks[7])
+    for task in (key.tasks[4], key.tasks[6], key.tasks[7]):
+        assert all(m.interpreted for m in task.milestones), task.no
+    assert not key.tasks[3].milestones[0].interpreted                  # 4月末前 of task 4 itself is not
     assert key.tasks[4].notes
     assert key.tasks[13].ongoing and not key.tasks[13].dated_milestones
     interpreted = [m for t in key.tasks for m in t.milestones if m.interpreted]
@@ -139,3 +145,13 @@ def test_plan_file_is_parsed_once_while_it_is_unchanged(tiny_plan_path: Path):
     tiny_plan_path.write_text("lists: [", encoding="utf-8")
     with pytest.raises(PlanError):
         load_plan(tiny_plan_path)
+
+
+def test_deadline_phrases_the_parser_cannot_date_are_reported(tmp_path):
+    text = (Path(__file__).parents[1] / "data/plan/datong-2022.yaml").read_text(encoding="utf-8").replace(
+        "deadline: 4月末前形成工作方案；6月末前完成；次年2月前评估年度执行效果。",
+        "deadline: 4月末前形成工作方案；二季度末前完成；次年2月前评估年度执行效果。", 1)
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PlanError, match="「二季度末前完成」无法识别为日期"):
+        load_plan(path)

@@ -10,6 +10,7 @@ A key task's 完成时限 cell holds several milestones separated by `；` `，`
 | X月末前 / X月底前           | last day of month X of Y         | X月末前            | no          |
 | X月前                       | last day of month X−1 (1月前 → Y−1-12-31) | X月前     | yes         |
 | 次年X月末前 / 次年X月底前    | last day of month X of Y+1       | 次年X月末前         | no          |
+|   (明年, 下一年, 翌年 alike)  |                                  |                   |             |
 | 次年X月前                   | last day of month X−1 of Y+1     | 次年X月前           | yes         |
 | 年底前 / 年末前              | Y-12-31                          | 年底前             | no          |
 | NNNN年前 (2023年前)         | (NNNN−1)-12-31                   | NNNN年前           | yes         |
@@ -128,24 +129,25 @@ def normalize_deadline_text(text: str | None) -> str:
 
 _CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUM = r"(?:[0-9]{1,2}|十[一二三四五六七八九]?|二十[一二三四五六七八九]?|三十[一]?|[一二三四五六七八九])"
-_YEAR_PREFIX = r"(?:(?P<next>次年)|(?P<year>[0-9]{4})年)?"
+_NEXT_YEAR = r"(?:次年|明年|下一年|翌年)"   # all the plan year + 1; the rule names say 次年
+_YEAR_PREFIX = rf"(?:(?P<next>{_NEXT_YEAR})|(?P<year>[0-9]{{4}})年)?"
 _NOT_AFTER_DIGIT = r"(?<![0-9])"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ongoing", re.compile(r"年内持续推进")),
-    ("next_year_end", re.compile(r"次年(?:年底|年末|底)前")),
+    ("next_year_end", re.compile(_NEXT_YEAR + r"(?:年底|年末|底|末)前")),
     ("year_end_of", re.compile(_NOT_AFTER_DIGIT + r"(?P<year>[0-9]{4})年(?:底|末)前")),
     ("day", re.compile(_NOT_AFTER_DIGIT + _YEAR_PREFIX + rf"(?P<month>{_NUM})月(?P<day>{_NUM})[日号]前")),
     ("month_end", re.compile(_NOT_AFTER_DIGIT + _YEAR_PREFIX + rf"(?P<month>{_NUM})月(?:末|底)前")),
     ("month_before", re.compile(_NOT_AFTER_DIGIT + _YEAR_PREFIX + rf"(?P<month>{_NUM})月前")),
     ("before_year", re.compile(_NOT_AFTER_DIGIT + r"(?P<year>[0-9]{4})年前")),
-    ("year_end", re.compile(r"(?<![0-9次])年(?:底|末)前")),
+    ("year_end", re.compile(r"(?<![0-9次明翌])(?<!下一)年(?:底|末)前")),
 ]
 
 # Something that reads like a time phrase: a clause holding one of these but matching no rule is reported.
 _TIME_MARKER = re.compile(
     r"[0-9]{1,2}月|[一二三四五六七八九十]月|季度|[上下]半年|旬|年底|年末|年内|年前|月底|月末|月前|日前|号前"
-    r"|[0-9]{4}年|次年|明年|尽快|近期|适时|周内|持续推进|长期"
+    r"|[0-9]{4}年|次年|明年|下一年|翌年|尽快|近期|适时|周内|持续推进|长期"
 )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import yaml
 
 from .corrections import Corrections, build_corrections, corrections_path
-from .deadlines import Milestone, milestones_as_dicts, parse_deadline
+from .deadlines import DeadlineParse, Milestone, milestones_as_dicts, parse_deadline_detailed
 from .values import label_key, name_key
 
 if TYPE_CHECKING:
@@ -720,7 +720,16 @@ class _Checker:
             if not lead and not units:
                 self.fail(tplace, "任务没有责任单位")
             deadline = self.text(t.get("deadline"), f"{tplace}.deadline", required=False)
-            parsed = tuple(parse_deadline(deadline, year)) if deadline else ()
+            found = parse_deadline_detailed(deadline, year) if deadline else DeadlineParse((), ())
+            for clause in found.unparsed:
+                self.fail(f"{tplace}.deadline", f"完成时限中「{clause}」无法识别为日期，未作猜测；请改写为可识别的写法"
+                                                 "（如“6月末前”“次年2月前”“年底前”），并在 notes 中记下原文和理解")
+            filled = t.get("deadline_interpreted", False)
+            if not isinstance(filled, bool):
+                self.fail(f"{tplace}.deadline_interpreted", "应为 true 或 false")
+            # a 完成时限 the plan file filled in (a blank cell, taken from a neighbouring row): each of its dates is
+            # an interpretation, whatever rule dated it
+            parsed = tuple(replace(m, interpreted=True) if filled is True else m for m in found.milestones)
             stored = self.sequence(t.get("milestones"), f"{tplace}.milestones")
             if _normalise_milestones(stored) != _normalise_milestones(milestones_as_dicts(parsed)):
                 self.fail(
