@@ -73,3 +73,16 @@ def test_plan_file_settings_are_validated(tmp_path):
     with pytest.raises(PlanError) as err:
         load_plan(path)
     assert "plan.targets_before_due" in str(err.value) and "plan.light_bands.relative" in str(err.value)
+
+
+def test_guarantee_balance_tolerance_from_the_plan():
+    from helpers import guarantee as gt
+    assert gt.balance_tolerance(plan()) == gt.BALANCE_TOLERANCE == 0.005
+    assert gt.balance_tolerance(plan(tolerances={"guarantee_balance": 0.02})) == 0.02
+
+
+def test_reply_label_and_chart_follow_the_plans_workdays():
+    from helpers import lending
+    reply = SimpleNamespace(targets_for=lambda ind: [{"workdays": 3}] if ind == "reply_within_5_workdays_rate" else [])
+    assert lending.reply_workdays(reply) == 3
+    assert "5" not in lending.INDICATORS["reply_within_5_workdays_rate"].label

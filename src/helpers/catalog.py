@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from . import findings as fd
-from .cycles import cycle_folders, parse_cycle, previous_cycle
+from .cycles import DEFAULT_REPORT_DAYS, cycle_folders, parse_cycle, previous_cycle
 from .paths import Folders, atomic_path
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _declared(name: str, names) -> str:
 class Catalog:
     """Named Parquet tables per cycle under `<processed>/<cycle>/<name>.parquet`."""
 
-    def __init__(self, folders: Folders, report_days: Iterable[int] = (10, 25)):
+    def __init__(self, folders: Folders, report_days: Iterable[int] = DEFAULT_REPORT_DAYS):
         self.folders = folders
         self.report_days = tuple(report_days)
 
@@ -140,7 +140,7 @@ class Catalog:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def latest_cycle(folders: Folders, report_days: Iterable[int] = (10, 25)) -> str | None:
+def latest_cycle(folders: Folders, report_days: Iterable[int] = DEFAULT_REPORT_DAYS) -> str | None:
     cycles = Catalog(folders, report_days).raw_cycles()
     return cycles[-1] if cycles else None
 

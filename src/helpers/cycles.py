@@ -16,13 +16,15 @@ from typing import Iterable, Sequence
 from .workcalendar import CalendarUnavailable, WorkCalendar, office_calendar
 
 CYCLE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# the report days of a plan that names none (plan.report_days); every caller passes the plan's own
+DEFAULT_REPORT_DAYS = (10, 25)
 
 
 class CycleError(ValueError):
     """A folder or argument that is not a valid cycle name."""
 
 
-def parse_cycle(name: str, report_days: Sequence[int] = (10, 25)) -> dt.date:
+def parse_cycle(name: str, report_days: Sequence[int] = DEFAULT_REPORT_DAYS) -> dt.date:
     """The report date of a cycle name; raises CycleError (Chinese message) when it is not one."""
     if not CYCLE_PATTERN.match(str(name)):
         raise CycleError(f"周期名称「{name}」不是 YYYY-MM-DD 格式的报送日期")
@@ -40,7 +42,7 @@ def cycle_name(date: dt.date) -> str:
     return date.isoformat()
 
 
-def previous_cycle(date: dt.date, report_days: Sequence[int] = (10, 25)) -> dt.date:
+def previous_cycle(date: dt.date, report_days: Sequence[int] = DEFAULT_REPORT_DAYS) -> dt.date:
     """The report date before `date`."""
     days = sorted(report_days)
     earlier = [d for d in days if d < date.day]
@@ -50,7 +52,7 @@ def previous_cycle(date: dt.date, report_days: Sequence[int] = (10, 25)) -> dt.d
     return first.replace(day=days[-1])
 
 
-def next_cycle(date: dt.date, report_days: Sequence[int] = (10, 25)) -> dt.date:
+def next_cycle(date: dt.date, report_days: Sequence[int] = DEFAULT_REPORT_DAYS) -> dt.date:
     """The report date after `date`."""
     days = sorted(report_days)
     later = [d for d in days if d > date.day]
@@ -60,7 +62,7 @@ def next_cycle(date: dt.date, report_days: Sequence[int] = (10, 25)) -> dt.date:
     return month_end.replace(day=days[0])
 
 
-def cycles_between(start: dt.date, end: dt.date, report_days: Sequence[int] = (10, 25)) -> list[dt.date]:
+def cycles_between(start: dt.date, end: dt.date, report_days: Sequence[int] = DEFAULT_REPORT_DAYS) -> list[dt.date]:
     """Every report date d with start <= d <= end."""
     out = []
     day = start
@@ -72,7 +74,7 @@ def cycles_between(start: dt.date, end: dt.date, report_days: Sequence[int] = (1
     return out
 
 
-def cycle_folders(names: Iterable[str], report_days: Sequence[int] = (10, 25)) -> list[str]:
+def cycle_folders(names: Iterable[str], report_days: Sequence[int] = DEFAULT_REPORT_DAYS) -> list[str]:
     """The names that are valid cycles, sorted oldest first."""
     valid = []
     for name in names:

@@ -51,7 +51,7 @@ SUMMARY_COLUMNS = [*PLACE_COLUMNS, *SUMMARY_ROLES, "institution_raw", "instituti
 DETAIL_COLUMNS = [*PLACE_COLUMNS, *DETAIL_ROLES, "guaranteed_id_kind", "guaranteed_id_valid", "institution_id",
                   "institution", "risk_share_used", "in_force", "liability"]
 
-BALANCE_TOLERANCE = 0.005          # 在保余额: relative difference allowed between 机构概况 and 担保明细
+BALANCE_TOLERANCE = 0.005          # 在保余额 vs 担保明细, when the plan sets no tolerances.guarantee_balance
 MAX_FEE_RATE = 0.10                # a fee rate above 10% a year is a typing error, not a price
 MIN_PLAUSIBLE_FEE_RATE = 0.001     # below 0.1% a year: most likely a fraction typed under a （%） header (0.012)
 MIN_PLAUSIBLE_RISK_SHARE = 0.01    # a risk share below 1%: most likely 0.2 meant as 20% under a （%） header
@@ -321,6 +321,13 @@ def _in_force_ids(rows: pd.DataFrame) -> int:
         elif not _missing(name):
             keys.add(("name", str(name)))
     return len(keys)
+
+
+def balance_tolerance(plan: Plan) -> float:
+    """The relative difference allowed between 机构概况's 在保余额 and the 担保明细 sum: the plan's
+    ``plan.tolerances.guarantee_balance``, else `BALANCE_TOLERANCE` (0.5%)."""
+    value = ((plan.meta.get("tolerances") or {}).get("guarantee_balance"))
+    return float(value) if isinstance(value, (int, float)) and 0 <= value < 1 else BALANCE_TOLERANCE
 
 
 def reconcile_guarantees(

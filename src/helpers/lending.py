@@ -85,6 +85,7 @@ __all__ = [
     "identity_key",
     "lending_indicators",
     "status_for",
+    "reply_workdays",
     "year_figures",
 ]
 
@@ -112,7 +113,8 @@ INDICATORS: dict[str, IndicatorSpec] = {
     "first_loan_households_reported": IndicatorSpec("首贷户数（银行报送）", "户"),
     "noloan_conversion_rate": IndicatorSpec("无贷户名单转化率", "比例"),
     "inclusive_sme_loan_growth": IndicatorSpec("普惠型小微企业贷款同比增速", "比例"),
-    "reply_within_5_workdays_rate": IndicatorSpec("无贷户授信申请5个工作日内回复率", "比例"),
+    # the working days are the plan's (reply_workdays): the label names none, the basis and the chart title do
+    "reply_within_5_workdays_rate": IndicatorSpec("无贷户授信申请按时回复率", "比例"),
     "transfer_pricing_discount_bp": IndicatorSpec("小微企业内部转移定价优惠", "BP"),
     "renewal_without_repayment": IndicatorSpec("无还本续贷余额", "万元"),
     "plan_completion_rate": IndicatorSpec("信贷计划完成率", "比例"),
@@ -1499,7 +1501,9 @@ def _all_cycles(*frames: pd.DataFrame | None) -> list[str]:
     return sorted(cycles)
 
 
-def _workdays(plan: Plan) -> int:
+def reply_workdays(plan: Plan) -> int:
+    """The working days a bank has to reply to a credit application: the plan's reply target's ``workdays``, else
+    `DEFAULT_WORKDAYS` (5, 措施三)."""
     reply_targets = plan.targets_for("reply_within_5_workdays_rate")
     return int(next((t["workdays"] for t in reply_targets if t.get("workdays")), DEFAULT_WORKDAYS))
 
@@ -1518,7 +1522,7 @@ def year_figures(plan: Plan, cycles: Iterable[dt.date], summary_year: pd.DataFra
                  noloan_year: pd.DataFrame | None) -> dict[str, tuple[list[dict[str, Any]], list[fd.Finding]]]:
     """`cycle_figures` of each of `cycles` (ISO text → figures and findings), the loans and lists of each year
     gone through once for all its cycles: about the cost of the latest cycle alone."""
-    workdays = _workdays(plan)
+    workdays = reply_workdays(plan)
     wanted = sorted(set(cycles))
     # a frame without a `cycle` column is each cycle's own (`_upto`): such cycles cannot share one pass
     undated = any(f is not None and len(f) and "cycle" not in f.columns for f in (loans_year, noloan_year))

@@ -534,7 +534,8 @@ def _clean_cycle(run: Run, cycle: str) -> list[fd.Finding]:
         summary, detail, found = guarantee.clean_guarantees(_raw(run, cycle, "guarantee_summary"),
                                                             _raw(run, cycle, "guarantees"), plan, date)
         tables["guarantee_summary"], tables["guarantees"] = summary, detail
-        out += found + guarantee.reconcile_guarantees(summary, detail, date)
+        out += found + guarantee.reconcile_guarantees(summary, detail, date,
+                                                     tolerance=guarantee.balance_tolerance(plan))
     if plan.reported_targets():
         tables["reported_targets"], found = reported_targets.clean_reported(_raw(run, cycle, "reported_targets"), plan)
         out += found

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import yaml
 
 from .corrections import Corrections, build_corrections, corrections_path
+from .cycles import DEFAULT_REPORT_DAYS
 from .deadlines import DeadlineParse, Milestone, milestones_as_dicts, parse_deadline_detailed
 from .values import label_key, name_key
 
@@ -462,10 +463,10 @@ class _Checker:
         if not isinstance(year, int) or not 2000 <= year <= 2100:
             self.fail("plan.year", f"计划年度「{year}」应为四位整数")
             year = 2000
-        report_days = tuple(self.sequence(meta.get("report_days", [10, 25]), "plan.report_days"))
+        report_days = tuple(self.sequence(meta.get("report_days", list(DEFAULT_REPORT_DAYS)), "plan.report_days"))
         if not report_days or not all(isinstance(d, int) and 1 <= d <= 28 for d in report_days):
             self.fail("plan.report_days", "报送日应为 1–28 之间的整数列表")
-            report_days = (10, 25)
+            report_days = DEFAULT_REPORT_DAYS
 
         if meta.get("targets_before_due") is not None and meta["targets_before_due"] not in BEFORE_DUE_MODES:
             self.fail("plan.targets_before_due", f"应为 {'、'.join(BEFORE_DUE_MODES)} 之一")
@@ -476,6 +477,12 @@ class _Checker:
                         isinstance(pair, list) and len(pair) == 2 and all(isinstance(b, (int, float)) for b in pair)
                         and 0 <= pair[0] <= pair[1]):
                     self.fail(f"plan.light_bands.{kind}", "应为 relative 或 points，各为两个递增的非负数（黄/橙、橙/红的分界）")
+
+        tolerances = meta.get("tolerances")
+        if tolerances is not None:
+            for key, value in (tolerances.items() if isinstance(tolerances, dict) else [("?", None)]):
+                if key not in ("guarantee_balance",) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                    self.fail(f"plan.tolerances.{key}", "应为 guarantee_balance: 0 到 1 之间的比例（如 0.005）")
 
         units = self.units(root.get("units"))
         unit_ids = {u.id for u in units}

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .guarantee import guarantee_history
-from .lending import INDICATORS, first_loan_differences
+from .lending import INDICATORS, first_loan_differences, reply_workdays
 from .reconcile import LIGHT_LABELS
 from .report import LIGHT_COLOURS, esc, kept_chart, legend_beside, light_chip, num, pct, setup_fonts, table
 
@@ -153,25 +153,33 @@ def trend_by_scope_chart(history: pd.DataFrame, indicator: str, scope: str, titl
 
 @kept_chart
 def bars_chart(indicators: pd.DataFrame, indicator: str, scope: str, title: str, *, percent: bool = False,
-               target_line: float | None = None, horizontal: bool = False):
+               target_line: float | None = None, horizontal: bool = False, row_targets: bool = False):
+    """Bars per scope, coloured by light. `target_line`: one target for every bar; `row_targets`: each bar's own
+    target from the indicators table (banks of different categories answer to different targets), as a red tick."""
     rows = indicators[(indicators["indicator"] == indicator) & (indicators["scope"] == scope)].dropna(subset=["value"])
     if not len(rows):
         return None
     scale = 100 if percent else 1
     values = rows["value"] * scale
     colours = [LIGHT_COLOURS.get(s, "#1a73e8") if isinstance(s, str) else "#1a73e8" for s in rows["status"]]
+    marks = [(i, t * scale) for i, t in enumerate(pd.to_numeric(rows["target"], errors="coerce")) if pd.notna(t)] \
+        if row_targets else []
     if horizontal:
         fig, ax = _fig(8, 0.8 + 0.32 * len(rows))
         ax.barh(rows["scope_id"], values, color=colours)
         ax.invert_yaxis()
         if target_line is not None:
             ax.axvline(target_line * scale, color="#d93025", linestyle="--", linewidth=1)
+        if marks:
+            ax.scatter([t for _, t in marks], [i for i, _ in marks], marker="|", s=260, color="#d93025", zorder=3)
     else:
         fig, ax = _fig()
         ax.bar(rows["scope_id"], values, color=colours)
         ax.tick_params(axis="x", labelrotation=30)
         if target_line is not None:
             ax.axhline(target_line * scale, color="#d93025", linestyle="--", linewidth=1)
+        if marks:
+            ax.scatter([i for i, _ in marks], [t for _, t in marks], marker="_", s=260, color="#d93025", zorder=3)
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -236,8 +244,8 @@ def lending_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> li
         trend_by_scope_chart(history, "credit_loan_share", "category", "信用贷款占比（按银行类别）"),
         trend_by_scope_chart(history, "inclusive_sme_loan_growth", "category", "普惠型小微企业贷款同比增速（按银行类别）",
                              target_line=big),
-        bars_chart(indicators, "inclusive_sme_loan_growth", "bank", "各银行普惠型小微企业贷款同比增速（%，红虚线为目标）",
-                   percent=True, target_line=big, horizontal=True),
+        bars_chart(indicators, "inclusive_sme_loan_growth", "bank", "各银行普惠型小微企业贷款同比增速（%，红色短线为该行目标）",
+                   percent=True, horizontal=True, row_targets=True),
         "<h3>首贷户</h3>",
         bars_chart(indicators, "first_loan_households", "county", "首贷户数（当年累计，按县区）"),
         bars_chart(indicators, "first_loan_households", "bank", "首贷户数（当年累计，按首个认定银行）", horizontal=True),
@@ -247,7 +255,8 @@ def lending_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> li
         "<h3>无贷户名单转化与授信申请回复</h3>",
         scope_table(indicators, "noloan_conversion_rate", "county"),
         bars_chart(indicators, "noloan_conversion_rate", "county", "无贷户名单转化率（按县区，%）", percent=True),
-        trend_by_scope_chart(history, "reply_within_5_workdays_rate", "city", "无贷户授信申请5个工作日内回复率",
+        trend_by_scope_chart(history, "reply_within_5_workdays_rate", "city",
+                             f"无贷户授信申请{reply_workdays(plan)}个工作日内回复率",
                              target_line=target_of(plan, "reply_within_5_workdays_rate") or None),
         scope_table(indicators, "reply_within_5_workdays_rate", "bank"),
         "<h3>信贷计划落后于时序进度的银行</h3>", behind_plan_table(indicators),
