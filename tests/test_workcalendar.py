@@ -67,3 +67,13 @@ def test_deadline_bounds():
     for day in (dt.date(2025, 1, 24), dt.date(2025, 1, 27), dt.date(2025, 9, 30), dt.date(2025, 4, 30)):
         earliest, latest = wc.deadline_bounds(day, 5, 9)
         assert earliest <= cycles.add_workdays(day, 5) <= latest
+
+
+def test_calendar_digest_changes_with_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "cal.yaml"
+    monkeypatch.setenv(wc.ENV_VAR, str(path))
+    assert wc.calendar_digest() == "none"
+    path.write_text(TEXT_2027, encoding="utf-8")
+    first = wc.calendar_digest()
+    path.write_text(TEXT_2027.replace("2027-10-09", "2027-10-10"), encoding="utf-8")
+    assert wc.calendar_digest() not in (first, "none")

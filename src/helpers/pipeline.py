@@ -26,6 +26,7 @@ from . import findings as fd
 from . import feedback, guarantee, ledgers, lending, reconcile, report, reported_targets, sources, templates
 from .catalog import Catalog
 from .fingerprints import code_digest, file_sha256, plan_digest
+from .workcalendar import calendar_digest
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, Folders, KeptFiles
 from .plan import Plan, load_plan
 from .runs import DEMO_PROCESSED, DEMO_RAW, Run, RunError, open_run  # noqa: F401 - the notebooks' entry points
@@ -440,7 +441,8 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     todo: list[tuple[str, dict]] = []
     for cycle in cycles:
         inputs.append(cat.read_json(cycle, "ingest") or {})
-        fingerprint = {"code": code_digest(), "plan": plan_digest(run.plan), "inputs": list(inputs)}
+        fingerprint = {"code": code_digest(), "plan": plan_digest(run.plan), "calendar": calendar_digest(),
+                       "inputs": list(inputs)}
         if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
             continue
         todo.append((cycle, fingerprint))

@@ -20,6 +20,7 @@ workday, a year without holidays or without its source are errors naming the pla
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -149,6 +150,13 @@ def calendar_path() -> Path:
 @lru_cache(maxsize=8)
 def _load(path: Path, stamp: tuple[int, int]) -> WorkCalendar:
     return parse_calendar(path.read_text(encoding="utf-8"), path)
+
+
+def calendar_digest() -> str:
+    """The office's calendar file in the indicators' fingerprint: figures made before a year was typed in are
+    recomputed once it is."""
+    path = calendar_path()
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
 
 
 def office_calendar() -> WorkCalendar:
