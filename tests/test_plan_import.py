@@ -128,7 +128,9 @@ def test_word_and_workbook_versions_import_like_the_seed(tmp_path, datong, suffi
     if suffix == "docx":        # the notice's text: its own five measures, title and date
         assert draft.title == datong.title and draft.meta["issued"] == datong.meta["issued"]
         assert [m.no for m in draft.measures] == [1, 2, 3, 4, 5]
-        assert sorted(differences(datong, draft, keys)) == [("measure", no) for no in range(6, 18)]
+        # this document writes 重点清单 5's 完成时限 out; the curated plan marks it interpreted (blank in the seed)
+        found = [d for d in differences(datong, draft, keys) if d != (("重点清单", 5), "milestones")]
+        assert sorted(found) == [("measure", no) for no in range(6, 18)]
     else:                       # a list workbook: the previous plan's measures, said in a note
         assert any("措施沿用名册" in n for n in draft.meta["notes"])
         assert differences(datong, draft, keys) == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Iterable
@@ -539,15 +539,20 @@ def _task_list(table: Table, measures: list[dict], year: int, roster: Roster, pr
         if not units:
             notes.append(f"{OPEN_NOTE}没有对应的措施，责任单位须人工填写。")
         deadline = r["deadline"]
+        filled = False
         if has_deadline and not deadline:
             above = next((tasks[j]["deadline"] for j in range(len(tasks) - 1, -1, -1) if tasks[j].get("deadline")),
                          None)
             if above:
-                deadline = above
+                deadline, filled = above, True
                 notes.append(f"{OPEN_NOTE}完成时限单元格空白（合并单元格拆开），沿用上一行的完成时限。")
         if has_deadline:
             task["deadline"] = deadline or None
-            task["milestones"] = milestones_as_dicts(parse_deadline(deadline, year)) if deadline else []
+            milestones = parse_deadline(deadline, year) if deadline else []
+            if filled:     # a filled-in 完成时限: each of its dates is an interpretation (plan: deadline_interpreted)
+                task["deadline_interpreted"] = True
+                milestones = [replace(m, interpreted=True) for m in milestones]
+            task["milestones"] = milestones_as_dicts(milestones)
         task["source"] = {"page": r["page"], "line": r["line"]} if r["line"] else {"page": r["page"]}
         if notes:
             task["notes"] = notes
