@@ -49,11 +49,16 @@ def tiny_run(tmp_path: Path, tiny_plan_path: Path) -> pipeline.Run:
 
 
 def meta_value(ws, label: str):
-    """The cell right of a 填报单位：/填报日期：/联系人： label in the rows above the header."""
+    """The cell right of a 填报单位：/填报日期：/联系人： label (which may span merged cells) above the header."""
+    from openpyxl.cell.cell import MergedCell
+
     for row in ws.iter_rows(min_row=1, max_row=templates.HEADER_ROW - 1):
         for cell in row:
             if cell.value == label:
-                return ws.cell(cell.row, cell.column + 1)
+                col = cell.column + 1
+                while isinstance(ws.cell(cell.row, col), MergedCell):
+                    col += 1
+                return ws.cell(cell.row, col)
     raise AssertionError(f"no {label} in {ws.title}")
 
 
@@ -141,7 +146,7 @@ def fill_data_template(path: Path, out: Path, *, date=dt.datetime(2022, 7, 8)) -
         role_of = {header_key(c.headers[0]): c.role for c in fmt.columns}
         cols = {role_of[header_key(h)]: i for i, h in enumerate(headers(ws), start=1)}
         for offset, sample in enumerate(SAMPLE_ROWS[ws.title]):
-            row = templates.FIRST_DATA_ROW + offset
+            row = templates.first_entry_row(fmt) + offset
             for role, value in sample.items():
                 ws.cell(row, cols[role]).value = value
     wb.save(out)
@@ -208,7 +213,7 @@ def test_task_template_prefills_previous_progress_milestones_and_lights(tiny_run
     assert ws["G5"].value == "已推送名单 120 户" and ws["H5"].value == "正常推进"
     assert ws["H6"].value == "滞后"
     # 全面清单 1 shares the milestones of its 重点清单 twin
-    assert "同重点清单第 1 项" in ws["D5"].value and "2022-04-30、2022-06-30" in ws["D5"].value
+    assert "同重点清单第 1 项" in ws["D5"].value and "节点：2022-04-30\n2022-06-30" in ws["D5"].value
     # last cycle's light and reason as a comment on the progress cell
     assert ws["G5"].comment is not None and "上期状态灯" in ws["G5"].comment.text
     key = openpyxl.load_workbook(folder / "大同市人民政府金融工作办公室-任务进展台账-2022-07-10.xlsx")["重点清单"]
@@ -243,19 +248,33 @@ def test_data_template_layout(datong, tmp_path):
     wb = templates.build_data_template(datong, bank, "lending", NEXT)
     assert wb.sheetnames == ["主要指标", "贷款明细", "首贷申请"]
     summary, loans = wb["主要指标"], wb["贷款明细"]
-    assert headers(summary)[:2] == ["机构名称", "各项贷款余额（万元）"]
+    assert [h.replace("\n", "") for h in headers(summary)[:2]] == ["机构名称", "各项贷款余额（万元）"]
     assert summary.cell(templates.FIRST_DATA_ROW, 1).value == bank.name
     assert [header_key(h) for h in headers(loans)] == [header_key(c.headers[0]) for c in FIXED_FORMATS[1].columns]
-    # data rows open, header locked; identifiers typed as text; drop-downs for the choice and yes/no columns
-    assert loans.protection.sheet and loans["A4"].protection.locked
-    assert not loans["A5"].protection.locked and not loans[f"L{4 + templates.DETAIL_ROWS}"].protection.locked
-    assert loans["B5"].number_format == "@" and loans["E5"].number_format == "yyyy-mm-dd"
+    # the note under the header, then the rows: open and typed as whole columns (a unit pastes hundreds of
+    # loans), header and meta labels locked; identifiers typed as text; drop-downs for the choice columns
+    first = templates.FIRST_DATA_ROW + 1
+    assert str(loans.cell(templates.FIRST_DATA_ROW, 1).value).startswith("注：")
+    assert loans.protection.sheet and loans["A4"].protection.locked and loans["A2"].protection.locked
+    assert not loans[f"A{first}"].protection.locked and not loans[f"L{first + templates.DETAIL_ROWS - 1}"].protection.locked
+    assert templates.OPEN_ROWS >= 5000
+    for letter in "ABCDEFGHIJKL":
+        dim = loans.column_dimensions[letter]
+        assert not dim.protection.locked, letter
+    assert loans.column_dimensions["B"].number_format == "@" and loans.column_dimensions["E"].number_format == "yyyy-mm-dd"
+    assert loans[f"B{first}"].number_format == "@" and loans[f"E{first}"].number_format == "yyyy-mm-dd"
     dvs = validations(loans)
-    last = 4 + templates.DETAIL_ROWS
-    assert dvs[f"C5:C{last}"] == '"小微企业,个体工商户,小微企业主,农户,其他"'
-    assert dvs[f"I5:I{last}"] == '"信用,保证,抵押,质押,组合"'
-    assert dvs[f"J5:J{last}"] == dvs[f"K5:K{last}"] == '"是,否"'
+    last = first + templates.OPEN_ROWS - 1
+    assert dvs[f"C{first}:C{last}"] == '"小微企业,个体工商户,小微企业主,农户,其他"'
+    assert dvs[f"I{first}:I{last}"] == '"信用,保证,抵押,质押,组合"'
+    assert dvs[f"J{first}:J{last}"] == dvs[f"K{first}:K{last}"] == '"是,否"'
     assert loans.freeze_panes == "A5" and loans.print_title_rows == "$4:$4"
+    # no header breaks inside its brackets; no title saying the same thing twice
+    for cell in loans[templates.HEADER_ROW]:
+        if cell.value and "（" in cell.value:
+            assert all(line.count("（") == line.count("）") for line in cell.value.split("\n")), cell.value
+    noloan = templates.build_data_template(datong, datong.find_unit("平城区人民政府"), "noloan", NEXT)
+    assert noloan.worksheets[0]["A1"].value == "无贷户名单"
     assert loans.page_setup.orientation == "landscape" and int(loans.page_setup.paperSize) == 9
     assert not loans.protection.insertRows  # units may insert rows in detail sheets
 

@@ -49,17 +49,21 @@ from .tables import Column, SheetFormat
 from .identifiers import mask_ids_in_text
 
 __all__ = [
-    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "PLAN_ROLES", "CellStyler", "TemplateSpec",
-    "build_data_template", "build_task_template", "build_template", "deadline_text", "fit_row_height", "gc_paused",
+    "DETAIL_ROWS", "FIRST_DATA_ROW", "HEADER_ROW", "OPEN_ROWS", "PLAN_ROLES", "CellStyler", "TemplateSpec",
+    "build_data_template", "build_task_template", "build_template", "deadline_text", "first_entry_row", "fit_row_height", "gc_paused",
+    "header_lines",
     "open_for_next", "output_fingerprint", "safe_file_name", "setup_print", "sheet_title", "short_name",
     "template_file_name", "template_specs", "text_width", "write_header_row", "write_templates", "write_text",
 ]
 
 # Roles whose cells come from the plan and are locked; every other role of a list is filled by the unit.
 PLAN_ROLES = frozenset({"no", "group", "text", "deadline", "lead", "units", "measure"})
-DETAIL_ROWS = 200            # blank, unlocked rows in a detail sheet (贷款明细, 担保明细, …)
+DETAIL_ROWS = 200            # blank rows drawn with borders in a detail sheet (贷款明细, 担保明细, …)
+OPEN_ROWS = 10000            # rows of a detail sheet open for entry: its whole columns are unlocked and typed, and
+                             # the drop-downs reach this far (the demo's units alone send 335 loans a cycle)
 HEADER_ROW = 4               # title, 填报单位/填报日期, 联系人/联系电话, then the header
 FIRST_DATA_ROW = HEADER_ROW + 1
+META_LABEL_WIDTH = 12        # Excel width units a label such as 「填报单位：」 needs at 11 pt
 EXCEL_MAX_TEXT = 32767
 
 # Column widths (Excel character units). A4 landscape holds about 146 units at 100%; fit-to-width scales wider
@@ -220,23 +224,49 @@ def _unit_of(plan: Plan, unit: Unit | str) -> Unit:
     return unit if isinstance(unit, Unit) else plan.unit(unit)
 
 
+def _meta_columns(ws: Worksheet, ncols: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], int]:
+    """Where rows 2–3 go, from the sheet's column widths: the left label (first, last column), its value, the
+    right label, and the right value's column (the last). Each label spans as many columns as it needs to show
+    「填报单位：」 whole (a narrow 序号 column clipped it)."""
+    width = {c: ws.column_dimensions[get_column_letter(c)].width or 9 for c in range(1, ncols + 1)}
+    value_col = max(ncols, 4)
+    label_end = value_col - 1
+    label_start, total = label_end, width.get(label_end, 9)
+    while total < META_LABEL_WIDTH and label_start > 3:
+        label_start -= 1
+        total += width.get(label_start, 9)
+    left_end, total = 1, width.get(1, 9)
+    while total < META_LABEL_WIDTH and left_end < label_start - 2:
+        left_end += 1
+        total += width.get(left_end, 9)
+    return (1, left_end), (left_end + 1, label_start - 1), (label_start, label_end), value_col
+
+
+def _merge(ws: Worksheet, row: int, span: tuple[int, int]) -> None:
+    if span[1] > span[0]:
+        ws.merge_cells(start_row=row, start_column=span[0], end_row=row, end_column=span[1])
+
+
 def _meta_rows(ws: Worksheet, ncols: int, unit: Unit, cycle: str, *, amount_note: bool = False) -> dict[str, str]:
     """Rows 2–3: 填报单位 (pre-filled, locked) and 填报日期 (unlocked, last in its row so that an empty date is read
     as no date), 联系人 and 联系电话 (unlocked). Returns the coordinates of the value cells."""
-    value_end = max(2, ncols - 3)
-    label_col = max(value_end + 1, ncols - 1)
-    value_col = max(label_col + 1, ncols)
+    left, value_span, right, value_col = _meta_columns(ws, ncols)
     cells = {}
-    for row, (left, right, key_left, key_right) in {
+    for row, (left_text, right_text, key_left, key_right) in {
         2: (f"{UNIT_LABEL}：", f"{DATE_LABEL}：", "unit", "date"),
         3: (f"{CONTACT_LABEL}：", "联系电话：", "contact", "phone"),
     }.items():
-        write_text(ws.cell(row, 1), left).font = META_FONT
-        value = ws.cell(row, 2)
-        if value_end > 2:
-            ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=value_end)
-        write_text(ws.cell(row, label_col), right).font = META_FONT
-        ws.cell(row, label_col).alignment = Alignment(horizontal="right", vertical="center")
+        for col in range(1, value_col + 1):     # locked even where a detail sheet's whole column is open
+            ws.cell(row, col).protection = LOCKED
+        label = write_text(ws.cell(row, left[0]), left_text)
+        label.font = META_FONT
+        label.alignment = Alignment(horizontal="left", vertical="center")
+        _merge(ws, row, left)
+        value = ws.cell(row, value_span[0])
+        _merge(ws, row, value_span)
+        write_text(ws.cell(row, right[0]), right_text).font = META_FONT
+        ws.cell(row, right[0]).alignment = Alignment(horizontal="right", vertical="center")
+        _merge(ws, row, right)
         right_value = ws.cell(row, value_col)
         for cell in (value, right_value):
             cell.font = META_FONT
@@ -267,12 +297,25 @@ def _title_row(ws: Worksheet, ncols: int, text: str) -> None:
     ws.row_dimensions[1].height = 36
 
 
+def header_lines(header: str, width: float) -> str:
+    """A header as it is to wrap in a column `width` units wide: a bracketed part (（万元）, （当年累计）) that does
+    not fit on the line starts a line of its own, so Excel never breaks inside the brackets. The reader ignores
+    the line break (`tables.header_key`)."""
+    usable = max(2.0, width - 1.5)
+    if text_width(header) <= usable or "\n" in header:
+        return header
+    return re.sub(r"(?<=[^\s])(（[^（）]*）)", r"\n\1", header)
+
+
 def write_header_row(ws: Worksheet, row: int, headers: Sequence[str], styler: CellStyler | None = None) -> None:
+    """The header row, each header wrapping between words and brackets, the row as tall as its longest header."""
     styler = styler or CellStyler()
+    widths = {}
     for col, header in enumerate(headers, start=1):
-        styler.apply(write_text(ws.cell(row, col), header), "header", font=HEADER_FONT, fill=HEADER_FILL,
-                     border=BORDER, alignment=WRAP_CENTRE)
-    ws.row_dimensions[row].height = 32
+        widths[col] = ws.column_dimensions[get_column_letter(col)].width or 9
+        styler.apply(write_text(ws.cell(row, col), header_lines(str(header), widths[col])), "header",
+                     font=HEADER_FONT, fill=HEADER_FILL, border=BORDER, alignment=WRAP_CENTRE)
+    fit_row_height(ws, row, widths, minimum=32)
 
 
 def _note_row(ws: Worksheet, row: int, ncols: int, lines: Sequence[str]) -> None:
@@ -337,7 +380,8 @@ def deadline_text(plan: Plan, task: Task) -> str:
         if twin is not None and twin.deadline:
             text = f"同{twin.list_name}第 {twin.display_no} 项：{twin.deadline}"
     if dated:
-        text = (text + "\n" if text else "") + "节点：" + "、".join(d.isoformat() for d in dated)
+        # one date a line: the column is narrower than two dates, and Excel would break one in the middle
+        text = (text + "\n" if text else "") + "节点：" + "\n".join(d.isoformat() for d in dated)
     elif not text and task.ongoing:
         text = "持续推进"
     return text
@@ -546,6 +590,12 @@ def _is_summary(fmt: SheetFormat) -> bool:
     return fmt.columns[0].role in ("bank", "institution")
 
 
+def first_entry_row(fmt: SheetFormat) -> int:
+    """The first row a unit fills in a data sheet of `fmt`: the pre-filled row of a summary sheet, or the row
+    below the note that follows a detail sheet's header."""
+    return FIRST_DATA_ROW if _is_summary(fmt) else FIRST_DATA_ROW + 1
+
+
 def _header_text(col: Column) -> str:
     """The official header, with 万元 stated for amounts (the reader strips a bracketed unit from headers)."""
     header = col.headers[0]
@@ -600,22 +650,45 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
     for col, column in enumerate(columns, start=1):
         width = max(KIND_WIDTHS.get(column.kind, 14), min(24, text_width(_header_text(column)) // 2 + 3))
         ws.column_dimensions[get_column_letter(col)].width = width
-    _title_row(ws, ncols, f"{label}（{fmt.name}）")
+    # 「无贷户名单」, not 「无贷户名单（无贷户名单）」: the sheet's name only when it says more than the ledger's
+    _title_row(ws, ncols, fmt.name if label in fmt.name else f"{label}（{fmt.name}）")
     _meta_rows(ws, ncols, unit, cycle)
     write_header_row(ws, HEADER_ROW, [_header_text(c) for c in columns], _styler(wb))
-    ws.row_dimensions[HEADER_ROW].height = 45
 
     summary = _is_summary(fmt)
-    rows = 1 if summary else DETAIL_ROWS
-    last = FIRST_DATA_ROW + rows - 1
+    notes = ["1. 金额单位均为万元；利率、费率、比例填百分数的数值（如 4.35 表示 4.35%）。"]
+    if any(c.kind == "id" for c in columns):
+        notes.append("2. 证件号码列已设为文本格式，请填写 18 位统一社会信用代码或居民身份证号码，不要存成数字。")
+    if any(c.kind == "date" for c in columns):
+        notes.append(f"{len(notes) + 1}. 日期请按 2022-06-15 或 2022年6月15日 的格式填写。")
+    if summary:
+        notes.append(f"{len(notes) + 1}. 每个机构一行，机构名称已预填；不要填写合计行。")
+    else:
+        notes.append(f"{len(notes) + 1}. 每笔业务一行，从本说明下一行起连续填写（可直接粘贴，已开放 {OPEN_ROWS} 行）；"
+                     "不要填写合计行。")
+    notes.append(f"{len(notes) + 1}. 请填写填报日期和联系人，于 {cycle} 前报送{plan.meta.get('reporting_to') or '牵头部门'}。")
+
     styles = [_entry_style(wb, column.kind) for column in columns]
     styler = _styler(wb)
-    for row in range(FIRST_DATA_ROW, last + 1):
+    if summary:
+        first = last = first_entry_row(fmt)
+        _note_row(ws, last + 2, ncols, notes)
+        write_text(ws.cell(first, 1), unit.name)
+        ws.row_dimensions[first].height = 30
+    else:
+        # the note right under the header, not below the rows: a locked note row in the entry area would stop a
+        # unit pasting its 335 loans. The bordered rows are only a start: whole columns are open and typed
+        _note_row(ws, FIRST_DATA_ROW, ncols, notes)
+        first = first_entry_row(fmt)
+        last = first + DETAIL_ROWS - 1
+        for col, column in enumerate(columns, start=1):
+            dim = ws.column_dimensions[get_column_letter(col)]
+            dim.protection = UNLOCKED
+            dim.number_format = NUMBER_FORMATS.get(column.kind, "General")
+    for row in range(first, last + 1):
         for col, style in enumerate(styles, start=1):
             styler.apply(ws.cell(row, col), ("entry", style), style=style)
-    if summary:
-        write_text(ws.cell(FIRST_DATA_ROW, 1), unit.name)
-        ws.row_dimensions[FIRST_DATA_ROW].height = 30
+    open_to = last if summary else first + OPEN_ROWS - 1
     for col, column in enumerate(columns, start=1):
         values = _choice_values(column)
         if not values:
@@ -625,19 +698,7 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
                             showErrorMessage=True, errorTitle=column.headers[0],
                             error="请从下拉列表中选择：" + "、".join(values))
         ws.add_data_validation(dv)
-        dv.add(f"{letter}{FIRST_DATA_ROW}:{letter}{last}")
-
-    notes = ["1. 金额单位均为万元；利率、费率、比例填百分数的数值（如 4.35 表示 4.35%）。"]
-    if any(c.kind == "id" for c in columns):
-        notes.append("2. 证件号码列已设为文本格式，请填写 18 位统一社会信用代码或居民身份证号码，不要存成数字。")
-    if any(c.kind == "date" for c in columns):
-        notes.append(f"{len(notes) + 1}. 日期请按 2022-06-15 或 2022年6月15日 的格式填写。")
-    if summary:
-        notes.append(f"{len(notes) + 1}. 每个机构一行，机构名称已预填；不要填写合计行。")
-    else:
-        notes.append(f"{len(notes) + 1}. 每笔业务一行；行数不够可插入行；不要填写合计行。")
-    notes.append(f"{len(notes) + 1}. 请填写填报日期和联系人，于 {cycle} 前报送{plan.meta.get('reporting_to') or '牵头部门'}。")
-    _note_row(ws, last + 2, ncols, notes)
+        dv.add(f"{letter}{first}:{letter}{open_to}")
     ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 1).coordinate
     setup_print(ws, HEADER_ROW, title=f"{unit.name} · {label} · {fmt.name}")
     _protect(ws, rows_editable=not summary)
