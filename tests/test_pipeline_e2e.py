@@ -239,3 +239,19 @@ def test_explore_notebook_runs_on_processed_cycle(small_cycle: Path):
                                cwd=str(REPO / "notebooks"), progress_bar=False)
     text = out.read_text(encoding="utf-8")
     assert "周期 2022-06-25" in text and "task_status" in text
+
+
+def test_reconcile_notebook_alone_writes_next_templates_and_ends_cleanly(small_cycle: Path, tmp_path: Path):
+    """02_reconcile under papermill, outside `taizhang run`: it waits for next cycle's templates it started, so its
+    kernel is not shut down under the worker writing them (which ended in a KeyboardInterrupt and no templates)."""
+    env = {k: v for k, v in os.environ.items() if k != "TAIZHANG_CHAINED"}
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", str(REPO / "notebooks/02_reconcile.ipynb"), str(tmp_path / "out.ipynb"),
+         "-p", "cycle", "2022-06-25", "-p", "raw", str(small_cycle / "raw"), "-p", "processed",
+         str(small_cycle / "processed"), "-p", "reports", str(reports), "--cwd", str(REPO / "notebooks"),
+         "--no-progress-bar"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr[-2000:]
+    written = sorted(p.name for p in (reports / "2022-07-10" / "templates").iterdir())
+    assert "大同市财政局-任务进展台账-2022-07-10.xlsx" in written

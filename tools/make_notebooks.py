@@ -47,8 +47,10 @@ NOTEBOOK_CELLS = {
                       "report.submissions_overview(submissions)"),
         new_code_cell('report.lights_overview(task_status, by="list")'),
         new_code_cell('report.lights_overview(task_status, by="unit").head(20)  # 红灯、橙灯最多的单位在前'),
-        new_code_cell("# 下期模板只需要本阶段的结果：在后台进程中开始生成，04_report 等待其完成\n"
-                      "pipeline.start_outputs(run, pipeline.AFTER_RECONCILE);"),
+        new_code_cell("# 下期模板只需要本阶段的结果：在后台进程中开始生成；taizhang run 中由 04_report 等待其完成，\n"
+                      "# 单独运行本笔记本时在这里等待\n"
+                      "templates = pipeline.start_outputs(run, pipeline.AFTER_RECONCILE)\n"
+                      "pipeline.wait_unless_chained(templates)"),
     ],
     "03_indicators.ipynb": [
         new_markdown_cell("# 3 计算指标\n\n清洗信贷数据台账、无贷户名单和担保业务台账，按银行、银行类别、县区和全市计算"

@@ -44,7 +44,9 @@ def _kernel(name: str, warm_up: str) -> Iterator[Any]:
     """One kernel for all the cycle's notebooks: start-up and imports are paid once, not once per notebook.
     Each notebook still sets every name it uses from its own parameters cell. The kernel runs `warm_up` first."""
     km = _one_client_kernel_manager()(kernel_name=name)
-    km.start_kernel(cwd=str(NOTEBOOKS))
+    # the notebooks run one after another in this kernel: 02_reconcile leaves next cycle's templates to be waited
+    # for by 04_report (`pipeline.wait_unless_chained`)
+    km.start_kernel(cwd=str(NOTEBOOKS), env={**os.environ, "TAIZHANG_CHAINED": "1"})
     km.warm_up(warm_up)
     try:
         yield km

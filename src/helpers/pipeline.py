@@ -654,6 +654,19 @@ def start_outputs(run: Run, which: tuple[str, ...] = OUTPUTS) -> Outputs:
     return Outputs(run, which)
 
 
+# Set by `taizhang run` in its kernel's environment: the cycle's notebooks run one after the other in that kernel,
+# and 04_report waits for what 02_reconcile started
+CHAINED_ENV = "TAIZHANG_CHAINED"
+
+
+def wait_unless_chained(outputs: Outputs) -> None:
+    """Wait for `outputs` unless this kernel runs the whole cycle (`taizhang run`). A notebook run alone (papermill,
+    JupyterLab) must not end while its workers write: its kernel would be shut down under them, leaving a worker's
+    KeyboardInterrupt and no files."""
+    if os.environ.get(CHAINED_ENV) != "1":
+        outputs.wait()
+
+
 def write_output(run: Run, what: str) -> None:
     writers = {"consolidated": feedback.write_consolidated, "unit_pages": feedback.write_unit_pages,
                "templates": templates.write_templates}
