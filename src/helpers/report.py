@@ -12,6 +12,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -30,24 +31,44 @@ _FONT_READY = False
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC","WenQuanYi Micro Hei",sans-serif;
- max-width:1180px;margin:0 auto;padding:24px 32px;color:#202124;line-height:1.55;background:#fff}
+ max-width:1180px;margin:0 auto;padding:24px 32px;color:#202124;line-height:1.55;background:#fff;overflow-wrap:anywhere}
 h1{font-size:26px;margin:8px 0 4px}h2{font-size:20px;border-bottom:2px solid #1a73e8;padding-bottom:4px;margin-top:36px}
 h3{font-size:16px;margin:20px 0 6px}.sub{color:#5f6368;margin:0 0 16px}
+.tz-scroll{overflow-x:auto;max-width:100%}
 table.tz{border-collapse:collapse;width:100%;margin:8px 0 16px;font-size:13px}
 table.tz th{background:#f1f3f4;text-align:left;padding:5px 8px;border:1px solid #dadce0;white-space:nowrap}
 table.tz td{padding:5px 8px;border:1px solid #dadce0;vertical-align:top}
 table.tz td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .light{display:inline-block;min-width:1.6em;padding:0 6px;border-radius:9px;color:#fff;font-size:12px;text-align:center;
- margin:1px 2px;white-space:nowrap}
-.light-red{background:#d93025}.light-orange{background:#f28b00}.light-yellow{background:#f2c300;color:#202124}
-.light-green{background:#1e8e3e}.light-grey{background:#9aa0a6}
+ margin:1px 2px;white-space:nowrap;border:1.5px solid transparent}
+.light-red{background:#d93025;border-color:#d93025}.light-orange{background:#f28b00;border-color:#f28b00}
+.light-yellow{background:#f2c300;border-color:#f2c300;color:#202124}
+.light-green{background:#1e8e3e;border-color:#1e8e3e}.light-grey{background:#9aa0a6;border-color:#9aa0a6}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}.card{border:1px solid #dadce0;border-radius:8px;padding:10px 16px;
  min-width:150px}.card .v{font-size:26px;font-weight:600}.card .l{color:#5f6368;font-size:13px}
 .note{background:#fef7e0;border-left:4px solid #f2c300;padding:8px 12px;margin:8px 0}
 .alert{background:#fdecea;border:2px solid #c5221f;color:#8a1c14;font-weight:bold;padding:10px 14px;margin:10px 0}
 .muted{color:#5f6368}.sev-error{color:#d93025;font-weight:600}.sev-warning{color:#b06000}.sev-info{color:#5f6368}
-.milestones{min-width:10em}img{max-width:100%}.jp-OutputArea-output pre{white-space:pre-wrap}
-@media print{body{max-width:none;padding:0}h2{page-break-after:avoid}table.tz{page-break-inside:auto}}
+.milestones{min-width:10em}img{max-width:100%;height:auto}.jp-OutputArea-output pre{white-space:pre-wrap}
+nav.toc{border:1px solid #dadce0;border-radius:8px;padding:8px 16px;margin:12px 0;font-size:14px}
+nav.toc ol{margin:4px 0;padding-left:1.2em;columns:2}nav.toc a{color:#1a73e8;text-decoration:none}
+@media (max-width:640px){
+ body{padding:12px 14px}h1{font-size:21px}h2{font-size:18px;margin-top:28px}
+ nav.toc ol{columns:1}.card{min-width:0;flex:1 1 40%}.card .v{font-size:21px}
+ table.tz{font-size:12px}table.tz th{white-space:normal}
+ .output_png{overflow-x:auto}.output_png img{max-width:none;width:640px}
+}
+@page{size:A4;margin:14mm 12mm}
+@media print{
+ body{max-width:none;padding:0;font-size:12px}nav.toc{display:none}
+ h1,h2,h3{break-after:avoid;page-break-after:avoid}h2,h3{break-inside:avoid}
+ table.tz{page-break-inside:auto;font-size:11px}table.tz thead{display:table-header-group}
+ table.tz tr,img,.card{break-inside:avoid;page-break-inside:avoid}.tz-scroll{overflow:visible}
+ .light{background:#fff!important;color:#202124!important;font-weight:600}
+ .light-red{border-color:#d93025}.light-orange{border-color:#f28b00}.light-yellow{border-color:#f2c300}
+ .light-green{border-color:#1e8e3e}.light-grey{border-color:#9aa0a6}
+ a{color:inherit;text-decoration:none}
+}
 """
 
 
@@ -63,9 +84,13 @@ def esc(value: Any) -> str:
 
 
 def light_chip(light: Any, text: str | None = None) -> str:
+    """A light as a chip whose text starts with its word (红, 橙, …): printed without background graphics or in
+    black and white, the word still says which light it is."""
     if light not in LIGHT_LABELS:
         return ""
-    return f'<span class="light light-{light}" title="{esc(LIGHT_LABELS[light])}">{esc(text or LIGHT_LABELS[light])}</span>'
+    word = LIGHT_LABELS[light]
+    shown = word if not text else text if text.startswith(word) else f"{word} {text}"
+    return f'<span class="light light-{light}" title="{esc(word)}">{esc(shown)}</span>'
 
 
 def pct(value: Any, digits: int = 1) -> str:
@@ -111,7 +136,9 @@ def table(
             cls = ' class="num"' if col in numeric else ""
             cells.append(f"<td{cls}>{shown}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="tz"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    # in a box of its own that scrolls sideways when the table is wider than a phone: the page never does
+    return (f'<div class="tz-scroll"><table class="tz"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div>")
 
 
 def cards(items: Sequence[tuple[str, str]]) -> str:
@@ -490,16 +517,49 @@ def by_measure_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
                                       "lights": "责任单位状态灯"}, html_columns=["lead", "lights"])
 
 
-def red_orange_table(status: pd.DataFrame, plan: Plan) -> str:
-    bad = status[status["light"].isin(["red", "orange"])].copy()
+def red_orange_table(status: pd.DataFrame, plan: Plan, limit: int = 12, units_folder: str | None = "units") -> str:
+    """Red and orange items grouped by task, most red first: one row per task (a 全面清单 task and its 重点清单
+    twin are one), its lights counted and the units behind it as chips linking to their pages in `units_folder`
+    (relative to the report; None: no links). At most `limit` tasks; the rest are counted."""
+    from .task_labels import task_key, task_title
+    from .templates import safe_file_name, short_name
+
+    bad = status[status["light"].isin(["red", "orange"])]
     if not len(bad):
         return '<p class="muted">没有红灯或橙灯事项。</p>'
-    bad = bad.assign(
-        chip=[light_chip(l) for l in bad["light"]],
-        task=[_task_label(plan, l, n) for l, n in zip(bad["list"], bad["task_no"])],
-        order=bad["light"].map({"red": 0, "orange": 1}),
-    ).sort_values(["order", "unit", "list", "task_no"], kind="stable")
-    return table(bad, {"chip": "灯", "unit": "单位", "role": "角色", "task": "任务", "reason": "原因"}, html_columns=["chip"])
+    order = {(t.list_name, t.no): i for i, t in enumerate(plan.tasks)}
+    bad = bad.assign(key=[task_key(plan, l, n) for l, n in zip(bad["list"], bad["task_no"])],
+                     _sev=bad["light"].map({"red": 0, "orange": 1}))
+    # twins of one unit: the worse light counts once
+    bad = bad.sort_values(["_sev"], kind="stable").drop_duplicates(["unit_id", "key"])
+    rows = []
+    for key, part in bad.groupby("key", sort=False):
+        part = part.sort_values(["_sev", "unit"], kind="stable")
+        units = []
+        for r in part.itertuples():
+            try:
+                unit = plan.unit(r.unit_id)
+                chip = light_chip(r.light, short_name(unit))
+                href = f"{units_folder}/{safe_file_name(unit.name)}.html" if units_folder else None
+            except KeyError:
+                chip, href = light_chip(r.light, str(r.unit)), None
+            units.append(f'<a href="{esc(quote(href, safe="/-._~"))}" title="{esc(r.unit)}">{chip}</a>' if href else chip)
+        counts = part["light"].value_counts()
+        rows.append({"task": task_title(plan, key, 40), "_red": int(counts.get("red", 0)),
+                     "_n": len(part), "_order": order.get(key, 0),
+                     "lights": " ".join(light_chip(l, f"{LIGHT_LABELS[l]} {int(counts[l])}") for l in ("red", "orange")
+                                        if counts.get(l)),
+                     "units": " ".join(units)})
+    frame = pd.DataFrame(rows).sort_values(["_red", "_n", "_order"], ascending=[False, False, True], kind="stable")
+    shown = frame.head(limit)
+    more = ""
+    if len(frame) > limit:
+        rest = frame.iloc[limit:]
+        more = (f'<p class="muted">另有 {len(rest)} 项任务（{int(rest["_n"].sum())} 个单位 × 任务）未列出，'
+                "详见各单位反馈页。</p>")
+    intro = (f'<p>共 {len(frame)} 项任务、{len(bad)} 个单位 × 任务为红灯或橙灯（全面清单与重点清单的同一任务合并计）；'
+             "点击单位查看其反馈页。</p>")
+    return intro + table(shown, {"task": "任务", "lights": "灯", "units": "单位"}, html_columns=["lights", "units"]) + more
 
 
 def copied_table(status: pd.DataFrame, plan: Plan) -> str:
@@ -619,6 +679,33 @@ def _character(match: re.Match) -> str:
     return match.group(0) if char in "&<>\"'" or ord(char) < 32 or 0xD800 <= ord(char) <= 0xDFFF else char
 
 
+_H2 = re.compile(r"<h2\b([^>]*)>(.*?)</h2>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+_ID_ATTR = re.compile(r'\s+id="[^"]*"')
+
+
+def with_contents(body: str) -> str:
+    """`body` with an id on every section heading (h2) and a short table of contents before the first: a leader on
+    a phone reaches the lending section without scrolling past everything before it."""
+    entries = []
+
+    def number(match: re.Match) -> str:
+        anchor = f"s{len(entries) + 1}"
+        entries.append((anchor, _TAG.sub("", match.group(2)).strip()))
+        return f'<h2 id="{anchor}"{_ID_ATTR.sub("", match.group(1))}>{match.group(2)}</h2>'
+
+    body = _H2.sub(number, body)
+    if len(entries) < 2:
+        return body
+    items = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in entries)
+    nav = f'<nav class="toc" aria-label="目录"><strong>目录</strong><ol>{items}</ol></nav>'
+    first = body.find('<h2 id="s1"')
+    # before the cell that holds the first heading (nbconvert wraps each cell in a div of its own)
+    start = body.rfind('<div id="cell-id=', 0, first)
+    at = start if start >= 0 else first
+    return body[:at] + nav + body[at:]
+
+
 def render_report(notebook: Path) -> str:
     """The executed report notebook as one self-contained page: outputs only, images embedded, no code."""
     import nbformat
@@ -663,4 +750,4 @@ def render_report(notebook: Path) -> str:
             meta_title = output.get("metadata", {}).get("taizhang_title") if isinstance(output, dict) else None
             if meta_title:
                 title = meta_title
-    return page(body, title)
+    return page(with_contents(body), title)
