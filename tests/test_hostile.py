@@ -589,7 +589,7 @@ def html_parts(path: Path) -> list[tuple[str, str]]:
 
 def all_text(path: Path) -> str:
     """Every character a file holds, decoded: text files as they are, notebooks as their JSON strings, workbooks as
-    the XML of every part with entities resolved."""
+    the XML of every part with entities resolved (Word documents alike)."""
     if path.suffix == ".ipynb":
         strings: list[str] = []
 
@@ -605,7 +605,7 @@ def all_text(path: Path) -> str:
                     walk(v)
         walk(json.loads(path.read_text(encoding="utf-8")))
         return "\n".join(strings)
-    if path.suffix == ".xlsx":
+    if path.suffix in (".xlsx", ".docx"):         # the 督办单 and the 情况通报 are zipped XML too
         with zipfile.ZipFile(path) as z:
             return "\n".join(html.unescape(z.read(n).decode("utf-8", "replace")) for n in z.namelist())
     return path.read_bytes().decode("utf-8", "replace")
@@ -663,8 +663,9 @@ def test_hostile_run_html_is_inert(hostile_run: HostileRun):
             if where == "page":
                 assert html_structure_problems(text) == [], at      # no element left open by what a unit typed
     assert checked > 40
-    report = parse_html((hostile_run.reports / CYCLE / "report.html").read_text(encoding="utf-8"))
-    shown = "".join(report.text)
+    # the report and the analyst's page beside it (which holds the findings row by row)
+    shown = "".join("".join(parse_html((hostile_run.reports / CYCLE / name).read_text(encoding="utf-8")).text)
+                    for name in ("report.html", "analyst.html"))
     for payload in hc.PAYLOADS:                  # shown literally: {{7*7}} not evaluated, $\alpha$ not typeset
         assert payload in shown, f"{payload!r} did not reach the report as text"
 
@@ -704,9 +705,9 @@ def test_hostile_run_shows_no_personal_data(hostile_run: HostileRun):
         for name, rid in people.items():
             assert rid not in text, (str(path.relative_to(hostile_run.reports)), name)
             assert name not in text, (str(path.relative_to(hostile_run.reports)), name)
-    report = (hostile_run.reports / CYCLE / "report.html").read_text(encoding="utf-8")
+    analyst = (hostile_run.reports / CYCLE / "analyst.html").read_text(encoding="utf-8")
     rid = people["王建国"]
-    assert f"{rid[:6]}********{rid[-4:]}" in report               # the finding about him is there, masked
+    assert f"{rid[:6]}********{rid[-4:]}" in analyst              # the finding about him is there, masked
 
 
 @pytest.mark.slow

@@ -98,11 +98,12 @@ NOTEBOOK_CELLS = {
                       "report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 八、融资担保"),
         new_code_cell("report.show_parts(report_indicators.guarantee_section(run.plan, tables.indicators, tables.indicator_history))"),
-        new_markdown_cell("## 附：汇总表、单位反馈页和下期模板"),
+        new_markdown_cell("## 附：汇总表、单位反馈页、督办单和情况通报"),
         new_code_cell("display(HTML(outputs.finish()))  # 等待后台生成完毕，给出链接"),
         new_markdown_cell("## 附录：数据质量问题"),
-        new_code_cell("display(HTML(report.findings_summary(tables.findings)))\n"
-                      "display(HTML(report.findings_table(tables.findings)))"),
+        new_code_cell("from helpers import analyst\n\n"
+                      "display(HTML(report.findings_summary(tables.findings)))\n"
+                      "display(HTML(analyst.analyst_link(tables.findings)))  # 逐条明细在分析人员工作页"),
     ],
     "explore.ipynb": [
         new_markdown_cell("# 探索：本年度各周期的处理结果\n\n先运行一次 `taizhang run`（或 `make demo`）。下面一行载入本年度截至所选周期的"

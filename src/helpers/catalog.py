@@ -93,6 +93,12 @@ class Catalog:
             workbook.save(tmp)
         return Path(final)
 
+    def save_document(self, document, final: Path) -> Path:
+        """Save a python-docx document under processed/ or reports/ through a temporary file."""
+        with atomic_path(Path(final), self.folders) as tmp:
+            document.save(str(tmp))
+        return Path(final)
+
     def save_text(self, text: str, final: Path) -> Path:
         """Save a text file (an HTML page) under processed/ or reports/ through a temporary file."""
         with atomic_path(Path(final), self.folders) as tmp:

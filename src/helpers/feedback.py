@@ -26,7 +26,9 @@ from openpyxl.utils import get_column_letter
 
 from .findings import SEVERITY_LABELS, record_place_text
 from .formats import LEDGER_KIND_LABELS
+from .analyst import ANALYST_PAGE
 from .identifiers import mask_ids_in_text
+from .notices import BULLETIN_NAME, NOTICES_DIR
 from .paths import atomic_dir
 from .plan import Plan, Task, TaskList, Unit
 from . import report_targets
@@ -603,8 +605,9 @@ def _href(relative: str) -> str:
 
 
 def links_html(run: Run, next_cycle: str | None = None) -> str:
-    """An HTML block for the cycle report linking, relatively, to the consolidated lists, the unit pages and next
-    cycle's templates; only files that exist are linked."""
+    """An HTML block for the cycle report linking, relatively, to the files of its own folder (the consolidated
+    lists, the unit pages, the 督办单, the 情况通报 draft, the analyst's page), and naming the folder of next
+    cycle's templates; only files that exist are named."""
     from .cycles import next_cycle as _next_cycle
 
     base = run.folders.cycle_reports(run.cycle)
@@ -618,18 +621,25 @@ def links_html(run: Run, next_cycle: str | None = None) -> str:
         links = "、".join(f'<a href="{_href(rel)}" title="{esc(unit.name)}">{esc(unit_label(run.plan, unit.id))}</a>'
                          for unit, rel in pages)
         parts.append(f"<p>各单位反馈页（{len(pages)} 个，可分别发给各单位）：{links}</p>")
+    notices_dir = base / NOTICES_DIR
+    notice_files = sorted(notices_dir.glob("*.docx")) if notices_dir.is_dir() else []
+    if notice_files:
+        links = "、".join(f'<a href="{_href(f"{NOTICES_DIR}/{p.name}")}">{esc(p.stem)}</a>' for p in notice_files)
+        parts.append(f"<p>三色督办单（{len(notice_files)} 份，Word 文件，可修改后盖章发出）：{links}</p>")
+    if (base / BULLETIN_NAME).is_file():
+        parts.append(f'<p>情况通报草稿：<a href="{_href(BULLETIN_NAME)}">{esc(BULLETIN_NAME)}</a>（Word 文件，审定后印发）</p>')
+    if (base / ANALYST_PAGE).is_file():
+        parts.append(f'<p>分析人员工作页：<a href="{_href(ANALYST_PAGE)}">{esc(ANALYST_PAGE)}</a>'
+                     "（催报名单和逐条数据质量问题，仅供内部核对）</p>")
+    # named, not linked: the report is sent on its own, and a link into another cycle's folder would break
     nxt = next_cycle or _next_cycle(run.date, run.plan.report_days).isoformat()
     folder = run.folders.cycle_reports(nxt) / "templates"
     specs = [s for s in template_specs(run.plan, nxt) if (folder / s.file_name).is_file()] if folder.is_dir() else []
     if specs:
-        parts.append(f"<p>下期（{esc(nxt)}）填报模板（{len(specs)} 个，位于 reports/{esc(nxt)}/templates/）：</p><ul>")
-        for kind, label in LEDGER_KIND_LABELS.items():
-            mine = [s for s in specs if s.kind == kind]
-            if mine:
-                links = "、".join(f'<a href="{_href(f"../{nxt}/templates/{s.file_name}")}" title="{esc(s.file_name)}">'
-                                 f"{esc(unit_label(run.plan, s.unit.id))}</a>" for s in mine)
-                parts.append(f"<li>{esc(label)}（{len(mine)} 个）：{links}</li>")
-        parts.append("</ul>")
+        kinds = "、".join(f"{label} {sum(s.kind == kind for s in specs)} 个" for kind, label in LEDGER_KIND_LABELS.items()
+                          if any(s.kind == kind for s in specs))
+        parts.append(f"<p>下期（{esc(nxt)}）填报模板 {len(specs)} 个（{esc(kinds)}），位于报告目录的 "
+                     f"{esc(nxt)}/templates/ 文件夹，按单位分发。</p>")
     if not parts:
         return '<p class="muted">本期尚未生成汇总表、单位反馈页和下期模板。</p>'
     return "".join(parts)

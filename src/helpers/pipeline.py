@@ -23,7 +23,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from . import findings as fd
-from . import feedback, guarantee, ledgers, lending, reconcile, report, reported_targets, sources, templates
+from . import (analyst, feedback, guarantee, ledgers, lending, notices, reconcile, report, reported_targets, sources,
+               templates)
 from .catalog import Catalog
 from .fingerprints import code_digest, file_sha256, plan_digest
 from .workcalendar import calendar_digest
@@ -601,7 +602,7 @@ def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], lendi
 # ---------------------------------------------------------------------------------------------------------------
 # The files shared besides the report: consolidated.xlsx, the unit pages, next cycle's templates
 
-OUTPUTS = ("templates", "unit_pages", "consolidated")   # the longest first
+OUTPUTS = ("templates", "unit_pages", "consolidated", "documents", "analyst")   # the longest first
 # next cycle's templates need only `progress` and `task_status`; the files of this cycle's report folder are
 # left to the report notebook, so that a run failing before it leaves that folder as it was
 AFTER_RECONCILE = ("templates",)
@@ -669,7 +670,8 @@ def wait_unless_chained(outputs: Outputs) -> None:
 
 def write_output(run: Run, what: str) -> None:
     writers = {"consolidated": feedback.write_consolidated, "unit_pages": feedback.write_unit_pages,
-               "templates": templates.write_templates}
+               "templates": templates.write_templates, "documents": notices.write_documents,
+               "analyst": analyst.write_analyst_page}
     writers[what](run)
 
 
