@@ -66,6 +66,13 @@ def test_run_renders_report_and_tables(small_cycle: Path):
                     "疑似复制粘贴", "数据质量问题"):
         assert heading in html, heading
     assert "<b>已推进</b>" not in html and "&lt;b&gt;已推进&lt;/b&gt;" in html
+    # the terminal: each stage as it starts, then what was read, what needs attention and where everything went
+    for line in ("正在运行 01_ingest（读取台账）", "正在运行 04_report", "读取：本期 3 个文件", "需要注意：",
+                 "分析人员工作页：", "三色督办单：", "情况通报草稿：", "下期填报模板："):
+        assert line in output, line
+    assert (small_cycle / "reports/2022-06-25/analyst.html").is_file()
+    assert (small_cycle / "reports/2022-06-25/情况通报（草稿）.docx").is_file()
+    assert "../2022-07-10/templates" not in html      # standalone: no link into another cycle's folder
     # read by a browser as written: no element left open (the headings' anchors once turned the page into a link)
     for page in [report, *sorted((small_cycle / "reports/2022-06-25/units").glob("*.html"))]:
         assert html_structure_problems(page.read_text(encoding="utf-8")) == [], page.name
@@ -168,6 +175,29 @@ def test_not_a_report_date_and_bad_plan(small_cycle: Path, tmp_path: Path):
     result = taizhang("run", "--plan", str(bad), "--raw", "raw", cwd=small_cycle)
     assert result.returncode == 2
     assert re.search(r"未通过校验", result.stderr) and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("mistake", ["plan_in_gbk", "binary_plan", "reports_is_a_file", "processed_inside_raw"])
+def test_input_mistakes_are_one_chinese_line(small_cycle: Path, tmp_path: Path, mistake: str):
+    plan = (REPO / "data/plan/datong-2022.yaml").read_text(encoding="utf-8")
+    args = ["--raw", "raw", "--processed", str(tmp_path / "processed"), "--reports", str(tmp_path / "reports")]
+    expected = {"plan_in_gbk": "不是 UTF-8 编码", "binary_plan": "不是文本文件", "reports_is_a_file": "是一个文件，不是文件夹",
+                "processed_inside_raw": "位于原始数据目录"}[mistake]
+    if mistake == "plan_in_gbk":
+        (tmp_path / "plan.yaml").write_bytes(plan.encode("gbk", errors="replace"))
+        args += ["--plan", str(tmp_path / "plan.yaml")]
+    elif mistake == "binary_plan":
+        (tmp_path / "plan.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+        args += ["--plan", str(tmp_path / "plan.yaml")]
+    elif mistake == "reports_is_a_file":
+        (tmp_path / "reports").write_text("x", encoding="utf-8")
+    else:
+        args[3] = str(small_cycle / "raw" / "processed")
+    result = taizhang("run", *args, cwd=small_cycle)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert not (small_cycle / "raw" / "processed").exists()
 
 
 def test_failed_run_leaves_previous_outputs_untouched(small_cycle: Path):

@@ -22,6 +22,7 @@ from .paths import (DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, NOTEBOOKS, 
                     restore_on_failure)
 
 KERNEL = "taizhang"
+STAGES = {"01": "读取台账", "02": "对照计划", "03": "计算指标", "04": "生成报告和文件"}   # what each notebook does
 
 
 class NotebookFailed(RuntimeError):
@@ -222,6 +223,7 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
             if notebook == notebooks[-1]:
                 threading.Thread(target=_import_quietly, args=("helpers.report",), daemon=True).start()
             t0 = time.perf_counter()
+            print(f"  正在运行 {notebook.stem}（{STAGES.get(notebook.stem[:2], notebook.stem)}）…", flush=True)
             try:
                 # saved once at the end (or on the error), not after every cell: each save serialises and
                 # validates the whole notebook, charts included
@@ -246,6 +248,10 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
             tmp.write_text(render_report(report_nb), encoding="utf-8")
     print(f"报告：{reports_dir / 'report.html'}（共 {time.perf_counter() - started:.1f} 秒）")
     _warn_if_sparse(run)
+    from .analyst import terminal_summary
+
+    for line in terminal_summary(run):
+        print(line)
     return 0
 
 

@@ -343,9 +343,17 @@ def load_plan(path: str | Path) -> Plan:
     and parsing and checking it costs more than a tenth of a second."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise PlanError(path, [("文件", f"找不到计划文件 {path}")]) from exc
+    except IsADirectoryError as exc:
+        raise PlanError(path, [("文件", f"{path} 是文件夹，不是计划文件")]) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        what = ("不是文本文件（含二进制内容），请给出 .yaml 计划文件" if b"\0" in data[:65536] else
+                f"不是 UTF-8 编码（第 {exc.start + 1} 个字节起无法解码，可能另存为了 GBK/ANSI），请在编辑器中以 UTF-8 另存")
+        raise PlanError(path, [("文件", what)]) from exc
     fixes = corrections_path(path)
     try:
         fixes_text = fixes.read_text(encoding="utf-8") if fixes.is_file() else None

@@ -81,8 +81,17 @@ def run_plan(plan: str | Path | None) -> Plan:
 
 
 def run_folders(raw: str | Path, processed: str | Path, reports: str | Path) -> Folders:
-    """The run's folders, relative ones taken from the repository."""
-    return Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
+    """The run's folders, relative ones taken from the repository; a RunError (one Chinese line) for a folder
+    that is a file, or a processed or reports folder inside the raw folder (which the suite never writes into)."""
+    folders = Folders.of(repo_path(raw), repo_path(processed), repo_path(reports))
+    for name, option, path in (("原始数据目录", "--raw", folders.raw), ("处理结果目录", "--processed", folders.processed),
+                               ("报告目录", "--reports", folders.reports)):
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{name}（{option}）{path} 是一个文件，不是文件夹")
+    for name, option, path in (("处理结果目录", "--processed", folders.processed), ("报告目录", "--reports", folders.reports)):
+        if path == folders.raw or folders.raw in path.parents:
+            raise RunError(f"{name}（{option}）{path} 位于原始数据目录 {folders.raw} 之内；原始台账只读，请另选目录")
+    return folders
 
 
 def report_date(cycle: str, plan: Plan) -> dt.date:
