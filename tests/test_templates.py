@@ -440,8 +440,9 @@ def test_open_for_next(tiny_run, tmp_path, tiny_plan_path):
         templates.open_for_next("2022-07-11", *args)
 
 
-def test_links_point_at_next_cycle_templates(tiny_run):
+def test_links_name_next_cycle_templates_without_linking_into_its_folder(tiny_run):
+    """The report is sent on its own: next cycle's templates are named with their folder, not linked."""
     templates.write_templates(tiny_run)
     html = feedback.links_html(tiny_run)
-    assert html.count('href="../2022-07-10/templates/') == 4 and "下期（2022-07-10）填报模板（4 个" in html
-    assert "任务进展台账（4 个）" in html and 'title="大同市财政局-任务进展台账-2022-07-10.xlsx"' in html
+    assert "../2022-07-10" not in html and "href" not in html
+    assert "下期（2022-07-10）填报模板 4 个（任务进展台账 4 个），位于报告目录的 2022-07-10/templates/ 文件夹" in html
