@@ -177,7 +177,11 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
         for r, chunk in zip(block, chunks):
             for col, role in enumerate(columns, start=1):
                 if role in PLAN_ROLES:
-                    value = plan_values.get(role) if r == block[0] else None
+                    # on every row of the task: a continuation row printed at the top of a page still says which
+                    # task it continues
+                    value = plan_values.get(role)
+                    if r != block[0] and role == "text":
+                        value = f"（续）{value}"
                 else:
                     value = "\n".join(p for u in chunk if (p := parts[role].get(u))) or None
                 cell = write_text(ws.cell(r, col), mask_text(value))
@@ -188,12 +192,7 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
                     centre = role in ("no", "group")
                     styler.apply(cell, ("body", centre), font=BODY_FONT, border=BORDER,
                                  alignment=WRAP_CENTRE if centre else WRAP_TOP)
-            fit_row_height(ws, r, widths if len(chunks) == 1 else {c: widths[c] for c in widths
-                                                                    if columns[c - 1] in unit_roles})
-        if len(chunks) > 1:                     # the task's plan cells span its continuation rows
-            for col, role in enumerate(columns, start=1):
-                if role in PLAN_ROLES and role != "group":
-                    ws.merge_cells(start_row=block[0], start_column=col, end_row=block[-1], end_column=col)
+            fit_row_height(ws, r, widths)
         if task.group and runs and runs[-1][1] == block[0] - 1 and previous_group == task.group:
             runs[-1] = (runs[-1][0], block[-1])
         elif task.group:
