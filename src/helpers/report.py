@@ -227,9 +227,15 @@ _CHART_CACHE: ChartCache | None = None
 def keep_charts(folder: Path, folders: Folders) -> ChartCache:
     """Keep the charts drawn from now on in `folder` (inside the processed folder), and show those kept there
     when their inputs are the same. Returns the cache, whose `prune` ends the report."""
+    return use_chart_cache(ChartCache(folder, folders))
+
+
+def use_chart_cache(cache: ChartCache | None) -> ChartCache | None:
+    """Draw the `kept_chart` charts through `cache` from now on (None: draw every one). Separate from
+    `keep_charts`, which makes the cache: presenting a chart does not need to know where it is kept."""
     global _CHART_CACHE
-    _CHART_CACHE = ChartCache(folder, folders)
-    return _CHART_CACHE
+    _CHART_CACHE = cache
+    return cache
 
 
 def kept_chart(fn: Callable) -> Callable:
