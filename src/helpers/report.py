@@ -221,7 +221,7 @@ class ChartCache:
         self.files.prune()
 
 
-_CHART_CACHE: ChartCache | None = None
+_CHART_CACHE = None   # what `kept_chart` draws through: an object with key, get and put (a ChartCache), or None
 
 
 def keep_charts(folder: Path, folders: Folders) -> ChartCache:
@@ -230,9 +230,10 @@ def keep_charts(folder: Path, folders: Folders) -> ChartCache:
     return use_chart_cache(ChartCache(folder, folders))
 
 
-def use_chart_cache(cache: ChartCache | None) -> ChartCache | None:
-    """Draw the `kept_chart` charts through `cache` from now on (None: draw every one). Separate from
-    `keep_charts`, which makes the cache: presenting a chart does not need to know where it is kept."""
+def use_chart_cache(cache):
+    """Draw the `kept_chart` charts through `cache` (key, get and put, as `ChartCache` has) from now on (None:
+    draw every one). Separate from `keep_charts`, which makes the cache: presenting a chart does not need to know
+    where it is kept."""
     global _CHART_CACHE
     _CHART_CACHE = cache
     return cache
