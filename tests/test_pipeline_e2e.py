@@ -221,7 +221,7 @@ def test_helpers_name_no_particular_plan():
     names = {u.name for p in ("datong-2022", "shanxi-sme") for u in load_plan(REPO / f"data/plan/{p}.yaml").units}
     names |= {a for p in ("datong-2022", "shanxi-sme") for u in load_plan(REPO / f"data/plan/{p}.yaml").units
               for a in u.aliases if len(a) >= 4}
-    for module in (REPO / "src/helpers").glob("*.py"):
+    for module in (REPO / "src/helpers").rglob("*.py"):
         code = "\n".join(line for line in module.read_text(encoding="utf-8").splitlines()
                          if not line.lstrip().startswith("#"))
         named = sorted(n for n in names if n in code)
