@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from helpers import findings as fd
-from helpers.report import findings_summary
+from helpers.core import findings as fd
+from helpers.present.report import findings_summary
 from tests.conftest import REPO
 
 HELPERS = REPO / "src/helpers"
