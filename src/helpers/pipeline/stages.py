@@ -44,11 +44,12 @@ def ingest(run: Run) -> pd.DataFrame:
     for cycle in run.catalog.year_cycles(run.cycle):
         cycle_dir = run.folders.cycle_raw(cycle)
         paths, listing_findings = sources.list_cycle_files(cycle_dir)
-        digests = {sources.relative_name(p, cycle_dir): file_sha256(p) for p in paths}
+        # by path: two files may show the same name (one named in GBK, one in UTF-8), and each must be read as itself
+        digests = {p: file_sha256(p) for p in paths}
         fingerprint = {
             "code": code_digest(),
             "plan": plan_digest(run.plan),
-            "files": digests,
+            "files": sorted([sources.relative_name(p, cycle_dir), d] for p, d in digests.items()),
         }
         manifest = run.catalog.read_json(cycle, "ingest")
         if manifest == fingerprint and run.catalog.exists(cycle, "files"):
@@ -68,12 +69,12 @@ def ingest(run: Run) -> pd.DataFrame:
 
 
 def ingest_cycle(run: Run, cycle: str, paths: list[Path], listing_findings: list[fd.Finding],
-                 digests: dict[str, str] | None = None, readers: _Readers | None = None) -> ledgers.CycleLedgers:
+                 digests: dict[Path, str] | None = None, readers: _Readers | None = None) -> ledgers.CycleLedgers:
     """Read one cycle's workbooks and write `files`, `progress` and the lending/no-loan/guarantee tables.
 
     A workbook that took a while to read is kept, as read, in `processed/<cycle>/workbooks/` under a key of its
     content, name, the plan and the suite's code: when one unit resends its file, only that file is read again.
-    `digests`: relative name → sha256 of each file, when the caller has them already."""
+    `digests`: path → sha256 of each file, when the caller has them already."""
     read = readers.ledgers(cycle) if readers is not None and readers.has(cycle) else \
         _read_cycle(run, cycle, paths, digests)
     combined = ledgers.combine(read, run.plan, dt.date.fromisoformat(cycle))
@@ -96,14 +97,14 @@ CACHE_MIN_SECONDS = 0.05    # workbooks read faster than this are read again rat
 PARALLEL_MIN_WORK = 8 * 2**20   # bytes to read (+ 32 KiB per file) before worker processes pay off
 
 
-def _read_cycle(run: Run, cycle: str, paths: list[Path], digests: dict[str, str] | None) -> list:
+def _read_cycle(run: Run, cycle: str, paths: list[Path], digests: dict[Path, str] | None) -> list:
     """The cycle's workbooks read one by one here, each from the cache when it is there."""
     cycle_dir = run.folders.cycle_raw(cycle)
     cache = WorkbookCache(run, cycle)
     read = []
     for p in paths:
         name = sources.relative_name(p, cycle_dir)
-        key = cache.key(name, (digests or {}).get(name) or file_sha256(p))
+        key = cache.key(name, (digests or {}).get(p) or file_sha256(p))
         ledger = cache.get(key)
         if ledger is None:
             started = time.perf_counter()
@@ -142,7 +143,7 @@ class _Readers:
             jobs = []
             for p in paths:
                 name = sources.relative_name(p, cycle_dir)
-                key = cache.key(name, digests.get(name) or file_sha256(p))
+                key = cache.key(name, digests.get(p) or file_sha256(p))
                 if cache.files.has(key):
                     jobs.append(("cached", key))
                     continue
