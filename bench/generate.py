@@ -40,17 +40,10 @@ sys.path.insert(0, str(HERE))
 
 from xlsx import Sheet, column_letters, write_workbook
 
-from helpers.cycles import cycles_between, elapsed_share, previous_cycle
-from helpers.formats import (
-    APPLICATIONS,
-    BANK_SUMMARY,
-    GUARANTEE_SUMMARY,
-    GUARANTEES,
-    LOANS,
-    NOLOAN_LIST,
-)
-from helpers.identifiers import USCC_ALPHABET, resident_check_char, uscc_check_char
-from helpers.plan import Plan, Unit, load_plan
+from helpers.core.cycles import cycles_between, elapsed_share, previous_cycle
+from helpers.ingest.formats import APPLICATIONS, BANK_SUMMARY, GUARANTEE_SUMMARY, GUARANTEES, LOANS, NOLOAN_LIST
+from helpers.core.identifiers import USCC_ALPHABET, resident_check_char, uscc_check_char
+from helpers.plan.model import Plan, Unit, load_plan
 
 GEN_VERSION = 1
 PLAN_FILE = REPO / "data/plan/datong-2022.yaml"

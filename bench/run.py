@@ -43,7 +43,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import generate
-from helpers.pipeline import worker_count
+from helpers.pipeline.workers import worker_count
 
 VENV = REPO / ".venv"
 PYTHON = VENV / "bin" / "python"

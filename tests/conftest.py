@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.plan import Plan, load_plan
+from helpers.plan.model import Plan, load_plan
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,10 +17,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from openpyxl import Workbook
 
-from helpers.formats import APPLICATIONS, BANK_SUMMARY, GUARANTEE_SUMMARY, GUARANTEES, LOANS, NOLOAN_LIST
-from helpers.identifiers import make_resident_id, make_uscc
-from helpers.plan import Plan
-from helpers.tables import SheetFormat
+from helpers.ingest.formats import APPLICATIONS, BANK_SUMMARY, GUARANTEE_SUMMARY, GUARANTEES, LOANS, NOLOAN_LIST
+from helpers.core.identifiers import make_resident_id, make_uscc
+from helpers.plan.model import Plan
+from helpers.ingest.tables import SheetFormat
 
 CYCLE = "2022-06-25"
 REPORT_DATE = "2022-06-24"

@@ -13,14 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.deadlines import (
-    Milestone,
-    milestones_as_dicts,
-    normalize_deadline_text,
-    parse_deadline,
-    parse_deadline_detailed,
-    unparsed_clauses,
-)
+from helpers.core.deadlines import (Milestone, milestones_as_dicts, normalize_deadline_text, parse_deadline,
+                                    parse_deadline_detailed, unparsed_clauses)
 
 Y = 2022
 D = dt.date

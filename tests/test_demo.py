@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import findings as fd
-from helpers.cycles import previous_cycle
-from helpers.demo import MANIFEST_NAME, build_demo, default_cycles, write_demo
-from helpers.formats import STATUSES
-from helpers.ledgers import combine, read_ledger
-from helpers.plan import Plan
-from helpers.sources import list_cycle_files, read_workbook
+from helpers.core import findings as fd
+from helpers.core.cycles import previous_cycle
+from taizhang_demo.generator import MANIFEST_NAME, build_demo, default_cycles, write_demo
+from helpers.ingest.formats import STATUSES
+from helpers.ingest.ledgers import combine, read_ledger
+from helpers.plan.model import Plan
+from helpers.ingest.sources import list_cycle_files, read_workbook
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -327,16 +327,17 @@ def test_guarantee_capital_rises_and_detail_matches_overview(readback: dict, man
 @pytest.fixture(scope="module")
 def demo_processed(demo_dir: Path, manifest: dict, tmp_path_factory) -> Path:
     """The processed folder of the demo's last cycle: ingested, reconciled, indicators computed (in this process)."""
-    from helpers import pipeline
+    from helpers.pipeline import run as pipeline_run
+    from helpers.pipeline import stages
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TAIZHANG_WORKERS", "1")
         processed = tmp_path_factory.mktemp("demo-processed")
-        run = pipeline.open_run(manifest["cycles"][-1], None, str(demo_dir), str(processed),
+        run = pipeline_run.open_run(manifest["cycles"][-1], None, str(demo_dir), str(processed),
                                 str(tmp_path_factory.mktemp("demo-reports")))
-        pipeline.ingest(run)
-        pipeline.reconcile_cycle(run)
-        pipeline.indicators_cycle(run)
+        stages.ingest(run)
+        stages.reconcile_cycle(run)
+        stages.indicators_cycle(run)
     return processed
 
 
@@ -361,7 +362,9 @@ def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(de
     the earlier run kept them (`lending_figures`), not computed again; the indicators are those of a full run."""
     import shutil
 
-    from helpers import lending, pipeline
+    from helpers.indicators import lending
+    from helpers.pipeline import run as pipeline_run
+    from helpers.pipeline import stages
 
     monkeypatch.setenv("TAIZHANG_WORKERS", "1")
     last, previous = manifest["cycles"][-1], manifest["cycles"][-2]
@@ -380,7 +383,7 @@ def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(de
         if not kept:                                          # a processed folder from before the table was kept
             (again / previous / "lending_figures.parquet").unlink()
         computed.clear()
-        pipeline.indicators_cycle(pipeline.open_run(last, None, str(demo_dir), str(again), str(tmp_path / "reports")))
+        stages.indicators_cycle(pipeline_run.open_run(last, None, str(demo_dir), str(again), str(tmp_path / "reports")))
         assert sorted(computed) == ([last] if kept else [previous, last])
         for c in manifest["cycles"]:
             pd.testing.assert_frame_equal(pd.read_parquet(again / c / "indicators.parquet"), full[c])

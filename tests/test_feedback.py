@@ -11,8 +11,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from helpers import feedback, findings as fd, pipeline, reconcile
-from helpers.identifiers import make_resident_id
+from helpers.pipeline import outputs
+from helpers.present import feedback
+from helpers.present import templates
+from helpers.core import findings as fd
+from helpers.pipeline import run as pipeline_run
+from helpers.pipeline import stages
+from helpers.reconcile import lights as reconcile
+from helpers.core.identifiers import make_resident_id
 from tests.conftest import write_progress_workbook
 
 T1 = "建立市县小微企业及个体工商户无贷户名单，推送银行业机构。"
@@ -109,7 +115,7 @@ def test_consolidated_text_is_never_a_formula(tiny_plan, tmp_path):
     # the bare values, as a cell holding exactly one unit's text would be written
     wb = openpyxl.Workbook()
     for i, text in enumerate(HOSTILE, start=1):
-        feedback.write_text(wb.active.cell(i, 1), text)
+        templates.write_text(wb.active.cell(i, 1), text)
     wb.save(tmp_path / "bare.xlsx")
     back = openpyxl.load_workbook(tmp_path / "bare.xlsx", data_only=False).active
     for i, text in enumerate(HOSTILE, start=1):
@@ -129,7 +135,7 @@ def test_consolidated_masks_resident_ids(tiny_plan, tiny_tables, tmp_path):
 def test_a_list_with_few_columns(tmp_path):
     """A plan whose list has only 序号, 主要任务 and 进展: the consolidated sheet keeps its header in row 4 and puts
     the colour legend after the table."""
-    from helpers.plan import load_plan
+    from helpers.plan.model import load_plan
     from tests.conftest import TINY_PLAN
 
     text = re.sub(r"columns: \{[^}]*\}", "columns: {no: 序号, text: 主要任务, progress: 进展}", TINY_PLAN)
@@ -279,12 +285,12 @@ def test_write_consolidated_unit_pages_and_links(tmp_path, tiny_plan_path):
     raw.mkdir(parents=True)
     write_progress_workbook(raw / "金融办.xlsx", unit_text="市金融办", report_date="2022-06-24", sheets={
         "全面清单": [[1, "开展首贷户拓展专项行动", T1, None, None, None, "<script>alert(1)</script>", "正常推进"]]})
-    run = pipeline.open_run(CYCLE, tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
-    pipeline.ingest(run)
-    pipeline.reconcile_cycle(run)
-    path = feedback.write_consolidated(run)
+    run = pipeline_run.open_run(CYCLE, tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
+    stages.ingest(run)
+    stages.reconcile_cycle(run)
+    path = outputs.write_consolidated(run)
     assert path == tmp_path / "reports" / CYCLE / "consolidated.xlsx" and path.is_file()
-    pages = feedback.write_unit_pages(run)
+    pages = outputs.write_unit_pages(run)
     assert [p.name for p in pages] == ["大同市人民政府金融工作办公室.html", "大同市财政局.html", "中国工商银行大同分行.html",
                                        "山西大同农村商业银行.html"]
     page = pages[0].read_text(encoding="utf-8")
@@ -292,20 +298,20 @@ def test_write_consolidated_unit_pages_and_links(tmp_path, tiny_plan_path):
     index = feedback.unit_page_index(run.plan)
     assert index[0] == ("大同市人民政府金融工作办公室", "units/大同市人民政府金融工作办公室.html")
     assert all((tmp_path / "reports" / CYCLE / rel).is_file() for _, rel in index)
-    html = feedback.links_html(run)
+    html = outputs.links_html(run)
     assert 'href="consolidated.xlsx"' in html
     assert html.count('href="units/') == 4 and "href=\"http" not in html and "href=\"/" not in html
     # rerun replaces the folder as a whole: a stale page does not survive
     (tmp_path / "reports" / CYCLE / "units" / "旧单位.html").write_text("x", encoding="utf-8")
-    feedback.write_unit_pages(run)
+    outputs.write_unit_pages(run)
     assert not (tmp_path / "reports" / CYCLE / "units" / "旧单位.html").exists()
 
 
 def test_writers_refuse_an_unreconciled_cycle(tmp_path, tiny_plan_path):
     (tmp_path / "raw" / CYCLE).mkdir(parents=True)
-    run = pipeline.open_run(CYCLE, tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
-    with pytest.raises(pipeline.RunError, match="02_reconcile"):
-        feedback.write_consolidated(run)
-    with pytest.raises(pipeline.RunError, match="02_reconcile"):
-        feedback.write_unit_pages(run)
-    assert "尚未生成" in feedback.links_html(run)
+    run = pipeline_run.open_run(CYCLE, tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
+    with pytest.raises(pipeline_run.RunError, match="02_reconcile"):
+        outputs.write_consolidated(run)
+    with pytest.raises(pipeline_run.RunError, match="02_reconcile"):
+        outputs.write_unit_pages(run)
+    assert "尚未生成" in outputs.links_html(run)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from helpers import findings as fd
-from helpers.report import findings_summary
+from helpers.core import findings as fd
+from helpers.present.report import findings_summary
 from tests.conftest import REPO
 
 HELPERS = REPO / "src/helpers"
@@ -15,7 +15,7 @@ HELPERS = REPO / "src/helpers"
 def _emitted_codes() -> set[str]:
     """The codes passed to `error`/`warning`/`info` anywhere in the helpers: string constants at the call, or,
     when the code is a parameter of the calling function, the constants every caller passes for it."""
-    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted(HELPERS.glob("*.py"))}
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted(HELPERS.rglob("*.py"))}
     codes: set[str] = set()
     forwarded: dict[str, tuple[int, str]] = {}     # function name → (position, name) of its code parameter
 

@@ -33,10 +33,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import guarantee as gt
-from helpers import ledgers, sources
-from helpers.identifiers import make_resident_id, make_uscc
-from helpers.plan import Plan, load_plan
+from helpers.indicators import guarantee as gt
+from helpers.ingest import ledgers
+from helpers.ingest import sources
+from helpers.core.identifiers import make_resident_id, make_uscc
+from helpers.plan.model import Plan, load_plan
 
 CYCLE = dt.date(2022, 6, 25)
 CAIXIN = "市财信担保公司"

@@ -8,19 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from helpers.identifiers import (
-    USCC_ALPHABET,
-    IdCheck,
-    check_id,
-    is_personal,
-    make_resident_id,
-    make_uscc,
-    mask_id,
-    mask_name,
-    normalize_id,
-    resident_check_char,
-    uscc_check_char,
-)
+from helpers.core.identifiers import (USCC_ALPHABET, IdCheck, check_id, is_personal, make_resident_id, make_uscc,
+                                      mask_id, mask_name, normalize_id, resident_check_char, uscc_check_char)
 
 USCC_A = "91110000600037341L"
 USCC_B = "9144030071526726XG"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import ledgers, sources
+from helpers.ingest import ledgers
+from helpers.ingest import sources
 from tests.conftest import write_progress_workbook
 
 T1 = "建立市县小微企业及个体工商户无贷户名单，推送银行业机构。"

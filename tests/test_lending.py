@@ -14,11 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import lending
-from helpers.cycles import add_workdays, elapsed_share
-from helpers.formats import BANK_SUMMARY
-from helpers.identifiers import check_id, make_resident_id, make_uscc
-from helpers.plan import load_plan
+from helpers.indicators import lending
+from helpers.indicators import lending_base
+from helpers.indicators import lending_clean
+from helpers.indicators import target_rules
+from helpers.indicators import targets
+from helpers.core.cycles import add_workdays, elapsed_share
+from helpers.ingest.formats import BANK_SUMMARY
+from helpers.core.identifiers import check_id, make_resident_id, make_uscc
+from helpers.plan.model import load_plan
 
 REPO = Path(__file__).resolve().parents[1]
 DATONG = REPO / "data" / "plan" / "datong-2022.yaml"
@@ -168,7 +172,7 @@ def test_summary_resolves_aliases_and_keeps_unknown_bank(plan):
         file="人行汇总.xlsx", unit_id="pbc",
     )
     before = raw.copy()
-    clean, found = lending.clean_bank_summary(raw, plan)
+    clean, found = lending_clean.clean_bank_summary(raw, plan)
     pd.testing.assert_frame_equal(raw, before)          # the argument is never mutated
     assert clean["bank_id"].tolist() == ["icbc", "rcb", None]
     assert clean["bank"].tolist()[:2] == ["中国工商银行测试分行", "测试农村商业银行"]
@@ -192,7 +196,7 @@ def test_summary_flags_impossible_values_and_missing_baselines(plan):
         ],
         file="人行汇总.xlsx", unit_id="pbc",
     )
-    clean, found = lending.clean_bank_summary(raw, plan)
+    clean, found = lending_clean.clean_bank_summary(raw, plan)
     assert len(clean) == 2                                    # rows kept
     by_code = {f.code: f for f in found}
     assert by_code["part_above_total"].row == 5 and by_code["part_above_total"].column == "信用贷款余额"
@@ -208,7 +212,7 @@ def test_summary_duplicate_bank_prefers_own_file(plan):
                       report_date=dt.date(2022, 5, 25))
     own = summary_raw([{"bank": "中国工商银行股份有限公司测试分行", "total_loans": 1000.0}],
                       file="工行5.25台账.xlsx", unit_id="icbc", first_row=4, report_date=dt.date(2022, 5, 24))
-    clean, found = lending.clean_bank_summary(pd.concat([pbc, own], ignore_index=True), plan)
+    clean, found = lending_clean.clean_bank_summary(pd.concat([pbc, own], ignore_index=True), plan)
     assert len(clean) == 1
     assert clean.iloc[0]["file"] == "工行5.25台账.xlsx" and clean.iloc[0]["total_loans"] == 1000.0
     dup = [f for f in found if f.code == "duplicate_bank_row"]
@@ -224,21 +228,21 @@ def test_summary_duplicate_bank_agrees_up_to_the_rounding_of_its_unit(plan):
     own = summary_raw([{"bank": "中国工商银行股份有限公司测试分行", "total_loans": 39.0253 * 10000,
                         "sme_loans": 848272900 * 0.0001, "renewal_balance": 0.5318 * 10000, "credit_households": 120}],
                       file="工行台账.xlsx", unit_id="icbc", first_row=4)
-    clean, found = lending.clean_bank_summary(pd.concat([pbc, own], ignore_index=True), plan)
+    clean, found = lending_clean.clean_bank_summary(pd.concat([pbc, own], ignore_index=True), plan)
     (dup,) = [f for f in found if f.code == "duplicate_bank_row"]
     assert dup.severity == "info" and "两处数据一致" in dup.message
     # a whole 万元 apart, or one household, is a real difference
     for field, value, header in (("total_loans", 39.0254 * 10000, "各项贷款余额"), ("credit_households", 121, "信用贷款户数")):
         changed = own.copy()
         changed[field] = value
-        _, found = lending.clean_bank_summary(pd.concat([pbc, changed], ignore_index=True), plan)
+        _, found = lending_clean.clean_bank_summary(pd.concat([pbc, changed], ignore_index=True), plan)
         (dup,) = [f for f in found if f.code == "duplicate_bank_row"]
         assert dup.severity == "warning" and f"两处数据不一致：{header}" in dup.message
 
 
 def test_summary_row_naming_a_regulator_is_not_a_bank(plan):
     raw = summary_raw([{"bank": "人行测试中支", "total_loans": 1.0}], file="x.xlsx", unit_id="pbc")
-    clean, found = lending.clean_bank_summary(raw, plan)
+    clean, found = lending_clean.clean_bank_summary(raw, plan)
     assert clean["bank_id"].isna().all()
     assert codes(found)[0] == "summary_not_a_bank"
 
@@ -251,7 +255,7 @@ def test_clean_loans_adds_bank_key_county(plan):
     raw = loans_raw([loan("甲公司", A, dt.date(2022, 5, 3), 100.0, county="大同市平城区", row=4),
                      loan("戊记小吃店", None, dt.date(2022, 5, 4), 10.0, county="云冈区", row=5)],
                     file="工行.xlsx", unit_id="icbc")
-    clean, found = lending.clean_loans(raw, plan, C1, P0)
+    clean, found = lending_clean.clean_loans(raw, plan, C1, P0)
     assert found == []
     assert clean["bank"].tolist() == ["中国工商银行测试分行"] * 2
     assert clean["borrower_key"].tolist() == [A, "名称:戊记小吃店"]
@@ -272,7 +276,7 @@ def test_clean_loans_flags_impossible_rows_and_keeps_them(plan):
         ],
         file="农商行.xlsx", unit_id="rcb",
     )
-    clean, found = lending.clean_loans(raw, plan, C1, P0)
+    clean, found = lending_clean.clean_loans(raw, plan, C1, P0)
     assert len(clean) == 6
     got = {(f.code, f.row) for f in found}
     assert {("loan_outside_cycle", 4), ("loan_outside_cycle", 5), ("loan_amount_not_positive", 6),
@@ -287,7 +291,7 @@ def test_clean_loans_from_a_non_bank_is_a_finding(plan):
     raw = loans_raw([loan("甲公司", A, dt.date(2022, 5, 3), 1.0, row=4), loan("丙公司", C, dt.date(2022, 5, 3), 1.0,
                                                                          row=5)],
                     file="人行.xlsx", unit_id="pbc")
-    clean, found = lending.clean_loans(raw, plan, C1, P0)
+    clean, found = lending_clean.clean_loans(raw, plan, C1, P0)
     assert clean["bank_id"].isna().all() and len(clean) == 2
     assert codes(found) == ["loans_sender_not_bank"]      # once per file, not per row
 
@@ -296,7 +300,7 @@ def test_clean_applications_reply_before_application(plan):
     raw = apps_raw([application("甲公司", A, dt.date(2022, 5, 6), dt.date(2022, 5, 4), "授信", row=4),
                     application("丙公司", C, dt.date(2022, 5, 6), dt.date(2022, 5, 9), "授信", row=5)],
                    file="工行.xlsx", unit_id="icbc")
-    clean, found = lending.clean_applications(raw, plan, C1, P0)
+    clean, found = lending_clean.clean_applications(raw, plan, C1, P0)
     assert clean["applicant_key"].tolist() == [A, C]
     assert [(f.code, f.row, f.column) for f in found] == [("reply_before_application", 4, "回复日期")]
 
@@ -304,13 +308,13 @@ def test_clean_applications_reply_before_application(plan):
 def test_clean_noloan_county_from_sender_or_text(plan):
     from_county = noloan_raw([("甲公司", A, "平城区"), ("丙公司", C, "云冈区")], file="平城区名单.xlsx",
                              unit_id="pingcheng")
-    clean, found = lending.clean_noloan(from_county, plan)
+    clean, found = lending_clean.clean_noloan(from_county, plan)
     # the sender answers for its list: both rows go to 平城区; the second names another county → finding
     assert clean["county_unit_id"].tolist() == ["pingcheng", "pingcheng"]
     assert codes(found) == ["noloan_county_mismatch"]
 
     from_office = noloan_raw([("甲公司", A, "云冈区"), ("丙公司", C, None)], file="金融办汇总.xlsx", unit_id="fin")
-    clean, found = lending.clean_noloan(from_office, plan)
+    clean, found = lending_clean.clean_noloan(from_office, plan)
     assert clean["county_unit_id"].tolist() == ["yungang", None]
     assert clean["county_name"].tolist() == ["云冈区", None]
     assert [(f.code, f.row) for f in found] == [("noloan_county_unknown", 5)]
@@ -383,11 +387,11 @@ def _year(plan):
     prev = {C1: P0, C2: C1}
     s_frames, l_frames, n_frames = [], [], []
     for cyc in (C1, C2):
-        s, _ = lending.clean_bank_summary(summaries[cyc], plan)
+        s, _ = lending_clean.clean_bank_summary(summaries[cyc], plan)
         s_frames.append(s.assign(cycle=cyc.isoformat()))
-        lf, _ = lending.clean_loans(pd.concat(loans[cyc], ignore_index=True), plan, cyc, prev[cyc])
+        lf, _ = lending_clean.clean_loans(pd.concat(loans[cyc], ignore_index=True), plan, cyc, prev[cyc])
         l_frames.append(lf.assign(cycle=cyc.isoformat()))
-        nf, _ = lending.clean_noloan(noloan[cyc], plan)
+        nf, _ = lending_clean.clean_noloan(noloan[cyc], plan)
         n_frames.append(nf.assign(cycle=cyc.isoformat()))
     return (pd.concat(s_frames, ignore_index=True), pd.concat(l_frames, ignore_index=True), None,
             pd.concat(n_frames, ignore_index=True))
@@ -405,9 +409,9 @@ def result(plan, year):
 
 def test_indicator_frame_shape(result):
     frame, _ = result
-    assert list(frame.columns) == lending.INDICATOR_COLUMNS
-    assert set(frame["scope"]) <= set(lending.SCOPES)
-    assert set(frame["status"].dropna()) <= set(lending.STATUSES)
+    assert list(frame.columns) == targets.INDICATOR_COLUMNS
+    assert set(frame["scope"]) <= set(lending_base.SCOPES)
+    assert set(frame["status"].dropna()) <= set(target_rules.STATUSES)
     assert (frame["cycle"] == "2022-05-25").all()
     assert frame["basis"].str.len().min() > 0
 
@@ -507,11 +511,11 @@ def test_year_figures_count_households_as_sets_of_the_year_so_far_do(plan):
                                  first=rng.random() < 0.5, renewal=rng.random() < 0.15,
                                  county=rng.choice(["平城区", "云冈区", None]), row=4 + r))
             if rows:
-                cleaned, _ = lending.clean_loans(loans_raw(rows, f"{bank}{cyc:%m%d}.xlsx", unit), plan, cyc, before[cyc])
+                cleaned, _ = lending_clean.clean_loans(loans_raw(rows, f"{bank}{cyc:%m%d}.xlsx", unit), plan, cyc, before[cyc])
                 loans_frames.append(cleaned.assign(cycle=cyc.isoformat()))
         for county, unit in (("平城区", "pingcheng"), ("云冈区", "yungang")):
             listed = [(who, ident, county) for who, ident in rng.sample(people, 8)]
-            cleaned, _ = lending.clean_noloan(noloan_raw(listed, f"{county}名单{cyc:%m%d}.xlsx", unit), plan)
+            cleaned, _ = lending_clean.clean_noloan(noloan_raw(listed, f"{county}名单{cyc:%m%d}.xlsx", unit), plan)
             noloan_frames.append(cleaned.assign(cycle=cyc.isoformat()))
     loans_year, noloan_year = pd.concat(loans_frames, ignore_index=True), pd.concat(noloan_frames, ignore_index=True)
 
@@ -693,7 +697,7 @@ def _applications(plan):
     }
     frames = []
     for cyc, parts in cycles.items():
-        clean, _ = lending.clean_applications(pd.concat(parts, ignore_index=True), plan, cyc)
+        clean, _ = lending_clean.clean_applications(pd.concat(parts, ignore_index=True), plan, cyc)
         frames.append(clean.assign(cycle=cyc.isoformat()))
     return pd.concat(frames, ignore_index=True)
 
@@ -737,7 +741,7 @@ def test_reply_rate_outside_calendar_judges_what_is_decidable(plan, monkeypatch,
         application("W公司", w, dt.date(2031, 2, 22)),                         # unreplied, not due before 02-27
     ], "工行.xlsx", "icbc")
     cycle = dt.date(2031, 2, 25)
-    clean, _ = lending.clean_applications(apps, plan, cycle)
+    clean, _ = lending_clean.clean_applications(apps, plan, cycle)
     frame, found = lending.lending_indicators(plan, cycle, None, None, clean.assign(cycle=cycle.isoformat()), None)
     message = next(f.message for f in found if f.code == "calendar_unavailable")
     assert "2031" in message and "1 笔申请" in message
@@ -770,12 +774,12 @@ def test_reply_rate_outside_calendar_judges_what_is_decidable(plan, monkeypatch,
     ],
 )
 def test_status_rule(value, target, comparator, points, expected):
-    assert lending.status_for(value, target, comparator, points=points) == expected
+    assert target_rules.status_for(value, target, comparator, points=points) == expected
 
 
 def test_no_data_gives_empty_frame(plan):
     frame, found = lending.lending_indicators(plan, C2, pd.DataFrame(), pd.DataFrame(), None, None)
-    assert list(frame.columns) == lending.INDICATOR_COLUMNS and len(frame) == 0
+    assert list(frame.columns) == targets.INDICATOR_COLUMNS and len(frame) == 0
     assert found == []
 
 
@@ -806,7 +810,7 @@ def test_datong_plan_targets_resolve():
              "sme_loans_year_start": 230.0, "transfer_pricing_bp": 30.0, "renewal_balance": 2.0},
         ],
         file="人行大同中支汇总.xlsx", unit_id="pbc_datong")
-    clean, found = lending.clean_bank_summary(summary, plan)
+    clean, found = lending_clean.clean_bank_summary(summary, plan)
     assert clean["bank_id"].tolist() == ["icbc_datong", "datong_rcb"]
     frame, _ = lending.lending_indicators(plan, dt.date(2022, 6, 25), clean.assign(cycle="2022-06-25"),
                                           None, None, None)
@@ -865,7 +869,8 @@ def _messy_workbook(path: Path) -> None:
 
 
 def test_end_to_end_messy_workbook(plan, tmp_path):
-    from helpers import ledgers, sources
+    from helpers.ingest import ledgers
+    from helpers.ingest import sources
 
     cycle_dir = tmp_path / "2022-05-25"
     cycle_dir.mkdir()
@@ -873,9 +878,9 @@ def test_end_to_end_messy_workbook(plan, tmp_path):
     _messy_workbook(path)
     led = ledgers.read_ledger(sources.read_workbook(path, root=cycle_dir), plan)
     assert led.unit_id == "rcb"
-    summary, s_found = lending.clean_bank_summary(led.tables["bank_summary"], plan)
-    loans, l_found = lending.clean_loans(led.tables["loans"], plan, C2, C1)
-    apps, a_found = lending.clean_applications(led.tables["applications"], plan, C2, C1)
+    summary, s_found = lending_clean.clean_bank_summary(led.tables["bank_summary"], plan)
+    loans, l_found = lending_clean.clean_loans(led.tables["loans"], plan, C2, C1)
+    apps, a_found = lending_clean.clean_applications(led.tables["applications"], plan, C2, C1)
 
     # the 合计 rows are skipped; 50,000,000 元 → 5000 万元; "1,234.5" → 1234.5
     assert len(summary) == 1 and len(loans) == 3
@@ -922,18 +927,18 @@ def test_per_value_calls_once_per_distinct_value_and_keeps_rows_in_place(dtype):
         calls.append(value)
         return ("无", 0) if value is None or value != value else (value, len(calls))
 
-    result = lending._per_value(series, fn)
+    result = lending_base._per_value(series, fn)
     assert [r[0] for r in result] == ["甲", "无", "乙", "甲", "无", "丙", "乙"]
     assert all(isinstance(r, tuple) for r in result)
     assert result[0] == result[3] and result[2] == result[6] and result[1] == result[4]
     assert len(calls) == 4
-    assert lending._per_value(series.iloc[0:0], fn) == []
+    assert lending_base._per_value(series.iloc[0:0], fn) == []
 
 
 def test_per_value_tells_values_of_another_type_apart():
     """In an object column 1, 1.0 and True are different cells (a count typed as text, a flag): each its own call."""
     series = pd.Series([1, 1.0, True, "1", 1], dtype="object")
-    assert lending._per_value(series, lambda v: type(v).__name__) == ["int", "float", "bool", "str", "int"]
+    assert lending_base._per_value(series, lambda v: type(v).__name__) == ["int", "float", "bool", "str", "int"]
 
 
 def test_figures_kept_by_an_earlier_run_stand_in_for_the_previous_cycle(plan, year, tmp_path, monkeypatch):
@@ -943,7 +948,7 @@ def test_figures_kept_by_an_earlier_run_stand_in_for_the_previous_cycle(plan, ye
     kept = tmp_path / "lending_figures.parquet"
     lending.figure_values(c1_rows).to_parquet(kept, index=False)
     stored = lending.stored_figures(pd.read_parquet(kept))
-    assert [lending._row_key(r) for r in stored] == [lending._row_key(r) for r in c1_rows]
+    assert [targets._row_key(r) for r in stored] == [targets._row_key(r) for r in c1_rows]
     assert [r["value"] for r in stored] == [r["value"] for r in c1_rows]      # None stays None, not NaN
     assert {r["_item"] for r in stored} == {r["_item"] for r in c1_rows} and None in {r["_item"] for r in stored}
 

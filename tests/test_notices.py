@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from docx import Document
 
-from helpers import notices
+from helpers.pipeline import outputs
+from helpers.present import notices
 
 CYCLE = "2022-06-25"
 
@@ -105,16 +106,16 @@ def test_bulletin_reads_back(tiny_plan, status, submissions, tmp_path):
 
 
 def test_write_documents_and_libreoffice_opens_them(tiny_plan, status, submissions, tmp_path):
-    from helpers.catalog import Catalog
-    from helpers.paths import Folders
-    from helpers.runs import Run
+    from helpers.pipeline.catalog import Catalog
+    from helpers.pipeline.paths import Folders
+    from helpers.pipeline.run import Run
 
     folders = Folders.of(tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
     catalog = Catalog(folders, tiny_plan.report_days)
     catalog.write(CYCLE, "task_status", status)
     catalog.write(CYCLE, "submissions", submissions)
     run = Run(tiny_plan, folders, CYCLE, catalog)
-    paths = notices.write_documents(run)
+    paths = outputs.write_documents(run)
     names = sorted(p.relative_to(folders.cycle_reports(CYCLE)).as_posix() for p in paths)
     assert names == ["情况通报（草稿）.docx", "督办单/红色督办单-大同市人民政府金融工作办公室.docx",
                      "督办单/蓝色督办单-中国工商银行大同分行.docx"]

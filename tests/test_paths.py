@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.paths import Folders, UnsafeWrite, atomic_dir, atomic_path, restore_on_failure
+from helpers.pipeline.paths import Folders, UnsafeWrite, atomic_dir, atomic_path, restore_on_failure
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.plan import load_plan
+from helpers.plan.model import load_plan
 from tests.conftest import REPO, html_structure_problems, write_progress_workbook
 
 pytestmark = pytest.mark.slow
@@ -135,7 +135,8 @@ def test_other_code_recomputes_every_stage_of_the_year(small_cycle: Path, tmp_pa
     its indicators computed again, to the same tables; with the same code, nothing is."""
     import shutil
 
-    from helpers import pipeline
+    from helpers.pipeline import run as pipeline_run
+    from helpers.pipeline import stages
 
     monkeypatch.setenv("TAIZHANG_WORKERS", "1")
     processed = tmp_path / "processed"
@@ -143,14 +144,14 @@ def test_other_code_recomputes_every_stage_of_the_year(small_cycle: Path, tmp_pa
     first = {p.relative_to(processed): p.read_bytes() for p in processed.glob("*/*.parquet")}
 
     def rerun() -> list[str]:
-        run = pipeline.open_run("2022-06-25", None, str(small_cycle / "raw"), str(processed), str(tmp_path / "reports"))
-        actions = pipeline.ingest(run)["action"].tolist()
-        pipeline.reconcile_cycle(run)
-        pipeline.indicators_cycle(run)
+        run = pipeline_run.open_run("2022-06-25", None, str(small_cycle / "raw"), str(processed), str(tmp_path / "reports"))
+        actions = stages.ingest(run)["action"].tolist()
+        stages.reconcile_cycle(run)
+        stages.indicators_cycle(run)
         return actions
 
     assert rerun() == ["未变化，沿用上次结果"] * 2
-    monkeypatch.setattr(pipeline, "code_digest", lambda: "other code")
+    monkeypatch.setattr(stages, "code_digest", lambda: "other code")
     assert rerun() == ["已读取"] * 2
     for cycle in ("2022-06-10", "2022-06-25"):
         for stage in ("ingest", "reconcile", "indicators"):
@@ -220,7 +221,7 @@ def test_failed_run_leaves_previous_outputs_untouched(small_cycle: Path):
 
 def test_both_plans_run_through_the_same_notebooks(tmp_path: Path):
     """The Shanxi table runs end to end like the Datong plan: its own list and columns, lead units first."""
-    from helpers.demo import write_demo
+    from taizhang_demo.generator import write_demo
 
     plan = load_plan(REPO / "data/plan/shanxi-sme.yaml")
     write_demo(plan, tmp_path / "raw", cycles=["2022-06-10", "2022-06-25"])
@@ -251,7 +252,7 @@ def test_helpers_name_no_particular_plan():
     names = {u.name for p in ("datong-2022", "shanxi-sme") for u in load_plan(REPO / f"data/plan/{p}.yaml").units}
     names |= {a for p in ("datong-2022", "shanxi-sme") for u in load_plan(REPO / f"data/plan/{p}.yaml").units
               for a in u.aliases if len(a) >= 4}
-    for module in (REPO / "src/helpers").glob("*.py"):
+    for module in (REPO / "src/helpers").rglob("*.py"):
         code = "\n".join(line for line in module.read_text(encoding="utf-8").splitlines()
                          if not line.lstrip().startswith("#"))
         named = sorted(n for n in names if n in code)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.plan import BANK_CATEGORIES, PlanError, load_plan, read_plan_yaml
+from helpers.plan.model import BANK_CATEGORIES, PlanError, load_plan, read_plan_yaml
 
 REQUIRED_BANKS = {
     "中国工商银行大同分行": "国有大型银行", "中国农业银行大同分行": "国有大型银行", "中国银行大同分行": "国有大型银行",

@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from helpers.cli import main
-from helpers.plan import Plan, load_plan
-from helpers.plan_diff import check_summary, diff_lines, diff_plans
-from helpers.plan_import import OPEN_NOTE, draft_plan, draft_yaml, import_plan, read_document, read_text_document
+from helpers.plan.model import Plan, load_plan
+from helpers.ingest.plan_diff import check_summary, diff_lines, diff_plans
+from helpers.ingest.plan_import import OPEN_NOTE, draft_plan, draft_yaml, read_document, read_text_document
+from helpers.pipeline.plan_commands import import_plan
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "tests" / "fixtures" / "seeds"

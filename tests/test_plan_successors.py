@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ledgers, reconcile, sources
-from helpers.plan import PlanError, load_plan
-from helpers.templates import build_task_template
+from helpers.ingest import ledgers
+from helpers.reconcile import lights as reconcile
+from helpers.ingest import sources
+from helpers.plan.model import PlanError, load_plan
+from helpers.present.templates import build_task_template
 
 CYCLE = dt.date(2022, 4, 10)
 TAX_TASK = 10          # （八）之三: 税务部门要积极落实税收优惠政策 — lead 省国税局、省地税局 in the table

@@ -25,10 +25,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import guarantee as gt
-from helpers import ledgers, sources, tables
-from helpers.formats import GUARANTEES
-from helpers.plan import load_plan
+from helpers.indicators import guarantee as gt
+from helpers.ingest import ledgers
+from helpers.ingest import sheets
+from helpers.ingest import sources
+from helpers.ingest import tables
+from helpers.ingest.formats import GUARANTEES
+from helpers.plan.model import load_plan
 from test_guarantee import CAIXIN, CYCLE, PLAN_YAML, figure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rates"
@@ -89,13 +92,13 @@ def test_party_amounts_sum_in_force_guarantees_by_id():
 
 def _sheet(header, values, percent=()):
     rows = ((1, tuple(header)),) + tuple((2 + i, (v,)) for i, v in enumerate(values))
-    return sources.Sheet("担保明细", rows, percent_cells=frozenset(percent))
+    return sheets.Sheet("担保明细", rows, percent_cells=frozenset(percent))
 
 
 def test_rates_under_a_header_without_unit():
     # 担保费率 without （%）: 1.5 is 1.5%; 0.8 could be 0.8% or 80%: left empty with a finding; 0 is 0; "0.8%" as written
     fmt = GUARANTEES
-    sheet = sources.Sheet("担保明细", (
+    sheet = sheets.Sheet("担保明细", (
         (1, ("被担保人", "证件号码", "担保金额", "起始日期", "到期日期", "担保费率")),
         (2, ("甲", "X", 1, "2022-01-01", "2022-12-31", 1.5)),
         (3, ("乙", "Y", 1, "2022-01-01", "2022-12-31", 0.8)),

@@ -11,8 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import ledgers, reconcile, sources
-from helpers.plan import load_plan
+from helpers.ingest import ledgers
+from helpers.reconcile import lights as reconcile
+from helpers.ingest import sources
+from helpers.plan.model import load_plan
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests/fixtures/real_writers"

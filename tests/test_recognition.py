@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import reconcile
-from helpers.plan import PlanError, load_plan
-from helpers.task_matching import TaskMatcher, chinese_number, label_key, number_candidates
+from helpers.reconcile import lights as reconcile
+from helpers.plan.model import PlanError, load_plan
+from helpers.ingest.task_matching import TaskMatcher, chinese_number, label_key, number_candidates
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from helpers import reconcile
+from helpers.reconcile import lights as reconcile
 
 
 def progress(*rows):

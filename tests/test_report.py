@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import findings as fd
-from helpers import report, report_indicators
-from helpers.lending import INDICATOR_COLUMNS
+from helpers.core import findings as fd
+from helpers.pipeline import charts as report_charts
+from helpers.present import report
+from helpers.present import report_indicators
+from helpers.indicators.targets import INDICATOR_COLUMNS
 
 
 def test_files_overview_names_kinds_and_how_the_sender_was_found():
@@ -125,7 +127,7 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
     drawing it, without drawing. Other data is another chart; `prune` removes the charts the report did not use."""
     import matplotlib.figure
 
-    from helpers.paths import Folders
+    from helpers.pipeline.paths import Folders
 
     def draw(values):
         return report_indicators.trend_by_scope_chart(_history(values), "credit_loan_share", "category", "信用贷款占比")
@@ -133,7 +135,7 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
     drawn = report._png(draw([0.10, 0.12, 0.13]))               # no cache: a figure
     folders = Folders.of(tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
     monkeypatch.setattr(report, "_CHART_CACHE", None)
-    charts = report.keep_charts(folders.processed / "2022-06-10" / "charts", folders)
+    charts = report_charts.keep_charts(folders.processed / "2022-06-10" / "charts", folders)
     first = draw([0.10, 0.12, 0.13])
     assert isinstance(first, report.ChartImage) and first.png == drawn
     assert len(list(charts.files.folder.glob("*.png"))) == 1
@@ -143,9 +145,9 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
 
     with monkeypatch.context() as patched:
         patched.setattr(matplotlib.figure.Figure, "savefig", no_drawing)
-        charts = report.keep_charts(charts.files.folder, folders)      # the next run
+        charts = report_charts.keep_charts(charts.files.folder, folders)      # the next run
         assert draw([0.10, 0.12, 0.13]).png == drawn
-    charts = report.keep_charts(charts.files.folder, folders)
+    charts = report_charts.keep_charts(charts.files.folder, folders)
     other = draw([0.10, 0.12, 0.14])                           # one value changed: drawn and kept anew
     assert other.png != drawn
     charts.prune()
@@ -167,5 +169,5 @@ def test_the_report_page_does_not_depend_on_cell_ids(tmp_path):
             cell.outputs = [new_output("display_data", data={"text/html": text})]
         path = tmp_path / f"{ids[0]}.ipynb"
         nbformat.write(nb, str(path))
-        pages.append(report.render_report(path))
+        pages.append(report_charts.render_report(path))
     assert pages[0] == pages[1] and "一" in pages[0] and "二" in pages[0]

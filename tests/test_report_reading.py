@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import analyst, report
+from helpers.present import analyst, report
 from tests.conftest import html_structure_problems
 
 

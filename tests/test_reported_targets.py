@@ -12,8 +12,16 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from helpers import demo, feedback, ledgers, pipeline, report_targets, reported_targets as rt, sources, templates
-from helpers.plan import load_plan
+from taizhang_demo import generator
+from helpers.present import feedback
+from helpers.ingest import ledgers
+from helpers.pipeline import run as pipeline_run
+from helpers.pipeline import stages
+from helpers.present import report_targets
+from helpers.indicators import reported_targets as rt
+from helpers.ingest import sources
+from helpers.present import templates
+from helpers.plan.model import load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "targets"
@@ -211,11 +219,11 @@ def test_every_target_is_in_the_indicators_table_after_a_demo_run(plan_path, tmp
     monkeypatch.setenv("TAIZHANG_WORKERS", "1")
     plan = load_plan(plan_path)
     cycles = ["2022-06-10", "2022-06-25"]
-    demo.write_demo(plan, tmp_path / "raw", cycles=cycles)
-    run = pipeline.open_run("2022-06-25", plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
-    pipeline.ingest(run)
-    pipeline.reconcile_cycle(run)
-    indicators = pipeline.indicators_cycle(run)
+    generator.write_demo(plan, tmp_path / "raw", cycles=cycles)
+    run = pipeline_run.open_run("2022-06-25", plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
+    stages.ingest(run)
+    stages.reconcile_cycle(run)
+    indicators = stages.indicators_cycle(run)
     heads = indicators[indicators["scope"] == "target"]
     assert list(heads["target_id"]) == [t["id"] for t in plan.targets]
     reported = heads[heads["target_id"].isin([t["id"] for t in plan.reported_targets()])]

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook as OpenpyxlWorkbook
 
-from helpers import sources
-from helpers.sources import Sheet, list_cycle_files, read_workbook
+from helpers.ingest import read_xlsx
+from helpers.ingest import sheets as sources_sheets
+from helpers.ingest.sheets import Sheet
+from helpers.ingest.sources import list_cycle_files, read_workbook
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -158,7 +160,7 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
     entries = [entry("Root Entry", 5, 1, free, end, 0)]
     entries += [entry(n, 2, free, i + 2 if i + 1 < len(names) else free, starts[i], len(datas[i])) for i, n in enumerate(names)]
     entries += [entry("", 0, free, free, 0, 0)] * (n_dir * 4 - len(entries))
-    header = (sources.OLE_MAGIC + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+    header = (sources_sheets.OLE_MAGIC + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
               + struct.pack("<9I", 0, n_fat, dir_start, 0, 4096, end, 0, end, 0)
               + struct.pack("<109I", *(list(range(n_fat)) + [free] * (109 - n_fat))))
     return header + struct.pack(f"<{len(fat)}I", *fat) + b"".join(entries) + b"".join(datas)
@@ -209,7 +211,7 @@ def read_in_subprocess(path: Path, timeout: float = 60) -> dict:
         import json, resource, sys, time
         resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
         sys.path.insert(0, {str(SRC)!r})
-        from helpers.sources import read_workbook
+        from helpers.ingest.sources import read_workbook
         t = time.perf_counter()
         wb = read_workbook(__import__("pathlib").Path({str(path)!r}))
         seconds = time.perf_counter() - t
@@ -273,11 +275,11 @@ def test_messy_ledger_values_and_findings(tmp_path: Path):
 def test_dense_and_sparse_paths_give_identical_sheets(tmp_path: Path, monkeypatch):
     path = messy_ledger(tmp_path / "ledger.xlsx")
     calls = []
-    real = sources._read_sparse
-    monkeypatch.setattr(sources, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = read_xlsx._read_sparse
+    monkeypatch.setattr(read_xlsx, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
     dense = read_workbook(path, root=tmp_path)
     assert calls == []                                                    # calamine read both sheets directly
-    monkeypatch.setattr(sources, "DENSE_MAX_AREA", 0)
+    monkeypatch.setattr(sources_sheets, "DENSE_MAX_AREA", 0)
     sparse = read_workbook(path, root=tmp_path)
     assert len(calls) == 2                                                # both sheets went the sparse way
     assert sparse.sheets == dense.sheets
@@ -305,10 +307,10 @@ def test_dense_and_sparse_paths_agree_on_hand_written_xml(tmp_path: Path, monkey
             '<row r="5" hidden="1"><c r="B5" t="str"><f>""</f><v></v></c><c r="C5"><f>1/0</f></c><c r="D5" t="n"><v>7</v></c></row>')
     path = write_raw_xlsx(tmp_path / "raw.xlsx", {"主要指标": data}, shared=shared, styles=styles)
     calls = []
-    real = sources._read_sparse
-    monkeypatch.setattr(sources, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = read_xlsx._read_sparse
+    monkeypatch.setattr(read_xlsx, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
     dense = read_workbook(path)
-    monkeypatch.setattr(sources, "DENSE_MAX_AREA", 0)
+    monkeypatch.setattr(sources_sheets, "DENSE_MAX_AREA", 0)
     sparse = read_workbook(path)
     assert calls == [1]
     assert sparse == dense
@@ -327,7 +329,7 @@ def test_1904_date_system_on_both_paths(tmp_path: Path, monkeypatch):
                           styles=styles, date1904=True)
     dense = read_workbook(path)
     assert dense.sheets[0].rows == ((1, (dt.datetime(1904, 1, 2), dt.datetime(2024, 4, 25))),)
-    monkeypatch.setattr(sources, "DENSE_MAX_AREA", 0)
+    monkeypatch.setattr(sources_sheets, "DENSE_MAX_AREA", 0)
     assert read_workbook(path) == dense
 
 
@@ -352,13 +354,13 @@ def test_namespace_prefixed_sheet_xml(tmp_path: Path, monkeypatch):
            '<x:mergeCells count="1"><x:mergeCell ref="A1:A2"/></x:mergeCells></x:worksheet>')
     path = write_raw_xlsx(tmp_path / "prefixed.xlsx", {"S": xml})
     calls = []
-    real = sources._read_sparse
-    monkeypatch.setattr(sources, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = read_xlsx._read_sparse
+    monkeypatch.setattr(read_xlsx, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
     wb = read_workbook(path)
     assert calls == []                                                    # read directly by calamine
     assert wb.sheets[0].rows == ((1, ("名称", 5)),)
     assert wb.sheets[0].merged == ("A1:A2",)
-    monkeypatch.setattr(sources, "DENSE_MAX_AREA", 0)
+    monkeypatch.setattr(sources_sheets, "DENSE_MAX_AREA", 0)
     assert read_workbook(path) == wb
 
 
@@ -393,7 +395,7 @@ def test_stray_cell_at_the_far_corner_is_ignored_quickly(tmp_path: Path, monkeyp
     assert (finding.row, finding.column, finding.sheet, finding.severity) == (1048576, "XFD", "贷款明细", "warning")
     assert book.sheets[0].rows[-1] == (201, ("企业199", 199.5))
     # the cell-by-cell path (used for sheets that stay sparse) agrees with the filtered dense one
-    monkeypatch.setattr(sources, "DENSE_MAX_AREA", 0)
+    monkeypatch.setattr(sources_sheets, "DENSE_MAX_AREA", 0)
     assert read_workbook(path) == book
 
 
@@ -405,8 +407,8 @@ def test_far_stray_cell_within_columns_is_kept_sparsely(tmp_path: Path, monkeypa
     path = tmp_path / "far.xlsx"
     wb.save(path)
     calls = []
-    real = sources._read_sparse
-    monkeypatch.setattr(sources, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = read_xlsx._read_sparse
+    monkeypatch.setattr(read_xlsx, "_read_sparse", lambda *a, **k: calls.append(1) or real(*a, **k))
     started = time.perf_counter()
     book = read_workbook(path)
     assert time.perf_counter() - started < 3
@@ -439,7 +441,7 @@ def test_sheet_with_too_many_cells_is_refused(tmp_path: Path, monkeypatch):
     wb.create_sheet("小表").append(["ok"])
     path = tmp_path / "big.xlsx"
     wb.save(path)
-    monkeypatch.setattr(sources, "MAX_SHEET_CELLS", 100)
+    monkeypatch.setattr(sources_sheets, "MAX_SHEET_CELLS", 100)
     book = read_workbook(path)
     big, small = book.sheets
     assert big.rows == () and small.rows == ((1, ("ok",)),)
@@ -449,7 +451,7 @@ def test_sheet_with_too_many_cells_is_refused(tmp_path: Path, monkeypatch):
 
 def test_declared_size_over_the_limit_is_refused(tmp_path: Path, monkeypatch):
     path = messy_ledger(tmp_path / "bomb.xlsx")
-    monkeypatch.setattr(sources, "MAX_UNCOMPRESSED_BYTES", 1000)
+    monkeypatch.setattr(sources_sheets, "MAX_UNCOMPRESSED_BYTES", 1000)
     book = read_workbook(path)
     assert book.sheets == () and codes(book) == ["workbook_too_large"]
     assert "GiB" in book.findings[0].message
@@ -658,7 +660,7 @@ def test_xls_stray_cell_is_read_sparsely(tmp_path: Path):
 
 def test_fake_xls_gives_the_resave_message(tmp_path: Path):
     path = tmp_path / "旧表.xls"
-    path.write_bytes(sources.OLE_MAGIC + b"\0" * 3000)
+    path.write_bytes(sources_sheets.OLE_MAGIC + b"\0" * 3000)
     book = read_workbook(path)
     assert codes(book) == ["xls_unreadable"]
     assert book.findings[0].message == "旧版 .xls 文件无法读取，请另存为 .xlsx"

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import target_rules as tr
+from helpers.indicators import target_rules as tr
 
 CAPITAL = {"id": "capital", "comparator": ">=", "threshold": 50000, "due": dt.date(2023, 12, 31)}
 
@@ -63,7 +63,7 @@ def test_light_bands_from_the_plan():
 
 
 def test_plan_file_settings_are_validated(tmp_path):
-    from helpers.plan import PlanError, load_plan
+    from helpers.plan.model import PlanError, load_plan
     from pathlib import Path
     text = (Path(__file__).parents[1] / "data/plan/datong-2022.yaml").read_text(encoding="utf-8")
     bad = text.replace("targets_before_due: pending", "targets_before_due: later").replace(
@@ -76,13 +76,14 @@ def test_plan_file_settings_are_validated(tmp_path):
 
 
 def test_guarantee_balance_tolerance_from_the_plan():
-    from helpers import guarantee as gt
+    from helpers.indicators import guarantee as gt
     assert gt.balance_tolerance(plan()) == gt.BALANCE_TOLERANCE == 0.005
     assert gt.balance_tolerance(plan(tolerances={"guarantee_balance": 0.02})) == 0.02
 
 
 def test_reply_label_and_chart_follow_the_plans_workdays():
-    from helpers import lending
+    from helpers.indicators import lending
+    from helpers.indicators import targets
     reply = SimpleNamespace(targets_for=lambda ind: [{"workdays": 3}] if ind == "reply_within_5_workdays_rate" else [])
     assert lending.reply_workdays(reply) == 3
-    assert "5" not in lending.INDICATORS["reply_within_5_workdays_rate"].label
+    assert "5" not in targets.INDICATORS["reply_within_5_workdays_rate"].label

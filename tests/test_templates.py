@@ -12,10 +12,18 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from helpers import feedback, guarantee, ledgers, lending, pipeline, sources, templates
-from helpers.formats import FIXED_FORMATS, STATUSES
-from helpers.identifiers import make_resident_id, make_uscc
-from helpers.tables import header_key
+from helpers.pipeline import outputs
+from helpers.indicators import guarantee
+from helpers.ingest import ledgers
+from helpers.indicators import lending_clean
+from helpers.pipeline import run as pipeline_run
+from helpers.pipeline import stages
+from helpers.ingest import sources
+from helpers.pipeline import outputs
+from helpers.present import templates
+from helpers.ingest.formats import FIXED_FORMATS, STATUSES
+from helpers.core.identifiers import make_resident_id, make_uscc
+from helpers.ingest.tables import header_key
 from tests.conftest import write_progress_workbook
 
 T1 = "建立市县小微企业及个体工商户无贷户名单，推送银行业机构。"
@@ -30,7 +38,7 @@ NEXT = "2022-07-10"
 
 
 @pytest.fixture
-def tiny_run(tmp_path: Path, tiny_plan_path: Path) -> pipeline.Run:
+def tiny_run(tmp_path: Path, tiny_plan_path: Path) -> pipeline_run.Run:
     """The tiny plan's 2022-06-25 cycle, ingested and reconciled: 市金融办 and 工行 sent, the others did not."""
     raw = tmp_path / "raw" / CYCLE
     raw.mkdir(parents=True)
@@ -42,9 +50,9 @@ def tiny_run(tmp_path: Path, tiny_plan_path: Path) -> pipeline.Run:
     write_progress_workbook(raw / "工行.xlsx", unit_text="工行大同分行", report_date="2022-06-24", sheets={
         "全面清单": [[1, "开展首贷户拓展专项行动", T1, None, None, None, "对接名单内客户 35 户", "正常推进"]],
     })
-    run = pipeline.open_run(CYCLE, tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
-    pipeline.ingest(run)
-    pipeline.reconcile_cycle(run)
+    run = pipeline_run.open_run(CYCLE, tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
+    stages.ingest(run)
+    stages.reconcile_cycle(run)
     return run
 
 
@@ -162,7 +170,7 @@ def read(path: Path, plan) -> ledgers.WorkbookLedger:
 
 
 def test_task_template_layout(tiny_run, tmp_path):
-    paths = templates.write_templates(tiny_run)
+    paths = outputs.write_templates(tiny_run)
     folder = tmp_path / "reports" / NEXT / "templates"
     assert all(p.parent == folder and p.is_file() for p in paths)
     assert [p.name for p in paths] == [
@@ -206,7 +214,7 @@ def test_task_template_layout(tiny_run, tmp_path):
 
 
 def test_task_template_prefills_previous_progress_milestones_and_lights(tiny_run, tmp_path):
-    templates.write_templates(tiny_run)
+    outputs.write_templates(tiny_run)
     folder = tmp_path / "reports" / NEXT / "templates"
     ws = openpyxl.load_workbook(folder / "大同市人民政府金融工作办公室-任务进展台账-2022-07-10.xlsx")["全面清单"]
     assert ws["E5"].value == "建立名单推送机制" and ws["F5"].value == "推送 300 户"
@@ -347,15 +355,15 @@ def test_every_datong_template_kind_round_trips_without_findings(datong, tmp_pat
             assert list(loans["interest_rate"]) == pytest.approx([0.0435, 0.048])
             assert list(loans["is_first_loan"]) == [True, False] and list(loans["loan_date"]) == [
                 dt.date(2022, 7, 1), dt.date(2022, 7, 5)]
-            clean, found = lending.clean_bank_summary(summary.assign(unit_id=spec.unit.id), datong)
+            clean, found = lending_clean.clean_bank_summary(summary.assign(unit_id=spec.unit.id), datong)
             assert found == [] and list(clean["bank_id"]) == [spec.unit.id]
-            _, found = lending.clean_loans(loans, datong, dt.date(2022, 7, 10), dt.date(2022, 6, 25))
+            _, found = lending_clean.clean_loans(loans, datong, dt.date(2022, 7, 10), dt.date(2022, 6, 25))
             assert found == []
             assert list(apps["result"]) == ["授信"]
         if spec.kind == "noloan":
             frame = led.tables["noloan_list"]
             assert list(frame["entity_type"]) == ["小微企业", "个体工商户"] and list(frame["need"]) == [80, 20]
-            _, found = lending.clean_noloan(frame, datong)
+            _, found = lending_clean.clean_noloan(frame, datong)
             assert found == []
         if spec.kind == "guarantee":
             summary, detail = led.tables["guarantee_summary"], led.tables["guarantees"]
@@ -383,7 +391,7 @@ def test_shanxi_task_template_round_trips(shanxi, tmp_path):
 def test_a_list_with_few_columns_round_trips(tmp_path):
     """Nothing is tied to the Datong columns: a list of only 序号, 主要任务 and 进展 gives a three-column template
     (no drop-down, as the plan has no status column) that reads back with no findings."""
-    from helpers.plan import load_plan
+    from helpers.plan.model import load_plan
     from tests.conftest import TINY_PLAN
 
     text = re.sub(r"columns: \{[^}]*\}", "columns: {no: 序号, text: 主要任务, progress: 进展}", TINY_PLAN)
@@ -410,14 +418,14 @@ def test_a_list_with_few_columns_round_trips(tmp_path):
 def test_filled_templates_ingest_with_no_findings_and_every_ledger_received(tiny_run, tmp_path):
     """The whole loop: write next cycle's templates, fill every one, drop them into data/raw/<NEXT>/, ingest and
     reconcile: no finding at all, every ledger received on time, nothing copied."""
-    paths = templates.write_templates(tiny_run)
+    paths = outputs.write_templates(tiny_run)
     raw = tmp_path / "raw" / NEXT
     raw.mkdir()
     for path in paths:
         fill_task_template(path, raw / path.name)
-    run = pipeline.open_run(NEXT, tiny_run.plan.path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
-    pipeline.ingest(run)
-    subs, status = pipeline.reconcile_cycle(run)
+    run = pipeline_run.open_run(NEXT, tiny_run.plan.path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
+    stages.ingest(run)
+    subs, status = stages.reconcile_cycle(run)
     findings = run.catalog.read(NEXT, "findings")
     assert len(findings) == 0, findings[["code", "message"]].to_string()
     assert subs["received"].all() and subs["on_time"].all()
@@ -427,22 +435,22 @@ def test_filled_templates_ingest_with_no_findings_and_every_ledger_received(tiny
 
 def test_open_for_next(tiny_run, tmp_path, tiny_plan_path):
     args = (tiny_plan_path, tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
-    run, nxt = templates.open_for_next(None, *args)
+    run, nxt = outputs.open_for_next(None, *args)
     assert (run.cycle, nxt, run.note) == (CYCLE, NEXT, None)
-    run, nxt = templates.open_for_next(NEXT, *args)
+    run, nxt = outputs.open_for_next(NEXT, *args)
     assert (run.cycle, nxt) == (CYCLE, NEXT)
     # the year's first templates: the cycle before has no ledgers; templates are written without previous progress
-    run, nxt = templates.open_for_next("2022-04-10", *args)
+    run, nxt = outputs.open_for_next("2022-04-10", *args)
     assert (run.cycle, nxt) == ("2022-03-25", "2022-04-10") and "未预填" in run.note
-    paths = templates.write_templates(run, nxt)
+    paths = outputs.write_templates(run, nxt)
     assert len(paths) == 4 and all(p.parent.parent.name == "2022-04-10" for p in paths)
-    with pytest.raises(pipeline.RunError, match="不是报送日"):
-        templates.open_for_next("2022-07-11", *args)
+    with pytest.raises(pipeline_run.RunError, match="不是报送日"):
+        outputs.open_for_next("2022-07-11", *args)
 
 
 def test_links_name_next_cycle_templates_without_linking_into_its_folder(tiny_run):
     """The report is sent on its own: next cycle's templates are named with their folder, not linked."""
-    templates.write_templates(tiny_run)
-    html = feedback.links_html(tiny_run)
+    outputs.write_templates(tiny_run)
+    html = outputs.links_html(tiny_run)
     assert "../2022-07-10" not in html and "href" not in html
     assert "下期（2022-07-10）填报模板 4 个（任务进展台账 4 个），位于报告目录的 2022-07-10/templates/ 文件夹" in html

@@ -11,18 +11,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from helpers.values import (
-    ValueProblem,
-    amount_factor,
-    clean_text,
-    is_blank,
-    parse_bool,
-    parse_choice,
-    parse_date,
-    parse_number,
-    similarity,
-    text_key,
-)
+from helpers.core.values import (ValueProblem, amount_factor, clean_text, is_blank, parse_bool, parse_choice,
+                                 parse_date, parse_number, similarity, text_key)
 
 GUARANTEE = {"信用": "信用", "信用贷款": "信用", "纯信用": "信用", "保证": "保证", "抵押": "抵押"}
 

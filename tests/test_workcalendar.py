@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from helpers import cycles, workcalendar as wc
+from helpers.core import cycles
+from helpers.core import workcalendar as wc
 
 # a 2027 as the office would type it (dates invented for the test; the real notice decides)
 TEXT_2027 = """

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 STARTER = """
 import sys, time
-from helpers import pipeline
+from helpers.pipeline import workers as pipeline
 pipeline.start_workers()
 pool = pipeline._POOL
 while len(pool._processes) < pipeline.worker_count():
@@ -78,18 +78,20 @@ def test_outputs_written_by_workers_are_those_written_here(small_cycle: Path, tm
     """consolidated.xlsx, the unit pages and next cycle's templates, started after the reconciliation and waited
     for in the report (as the notebooks do), are the files the first run wrote; with one process allowed they
     are written in this process, the same."""
-    from helpers import pipeline
+    from helpers.pipeline import outputs as pipeline_outputs
+    from helpers.pipeline import run as pipeline_run
+    from helpers.pipeline import workers as pipeline_workers
 
     monkeypatch.setenv("TAIZHANG_WORKERS", workers)
     processed = tmp_path / "processed"
     shutil.copytree(small_cycle / "processed", processed)
     for name in ("templates", "unit_pages", "consolidated"):     # nothing kept: every file is written again
         (processed / "2022-06-25" / f"{name}.json").unlink()
-    run = pipeline.open_run("2022-06-25", None, small_cycle / "raw", processed, tmp_path / "reports")
-    pipeline.start_outputs(run, pipeline.AFTER_RECONCILE)
-    outputs = pipeline.start_outputs(run)
+    run = pipeline_run.open_run("2022-06-25", None, small_cycle / "raw", processed, tmp_path / "reports")
+    pipeline_outputs.start_outputs(run, pipeline_outputs.AFTER_RECONCILE)
+    outputs = pipeline_outputs.start_outputs(run)
     outputs.wait()
-    pipeline.stop_workers()
+    pipeline_workers.stop_workers()
     written = _outputs(tmp_path / "reports", "2022-06-25", "2022-07-10")
     assert written == _outputs(small_cycle / "reports", "2022-06-25", "2022-07-10")
     assert any(name.endswith("consolidated.xlsx") for name in written)

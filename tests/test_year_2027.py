@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.plan import load_plan
+from helpers.plan.model import load_plan
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def plan_2027(folder: Path) -> Path:
 
 
 def test_a_2027_plan_runs_end_to_end_with_the_calendar_file(tmp_path: Path):
-    from helpers.demo import write_demo
+    from taizhang_demo.generator import write_demo
 
     calendar = tmp_path / "workdays.yaml"
     calendar.write_text(CALENDAR_2027, encoding="utf-8")

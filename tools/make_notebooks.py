@@ -32,7 +32,7 @@ NOTEBOOK_CELLS = {
                           "识别台账类型与填报单位，写入 `processed/<周期>/`。"),
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
-        new_code_cell("from helpers import report\n\n"
+        new_code_cell("from helpers.present import report\n\n"
                       "report.ingest_overview(pipeline.ingest(run))"),
         new_code_cell('# counts only: the executed notebook is kept under reports/, and unit-typed text stays out of it\n'
                       'report.files_overview(run.catalog.read(run.cycle, "files"))'),
@@ -42,7 +42,7 @@ NOTEBOOK_CELLS = {
         new_markdown_cell("# 2 对照计划\n\n按单位 × 任务给出状态灯和原因，统计报送情况。"),
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
-        new_code_cell("from helpers import report\n\n"
+        new_code_cell("from helpers.present import report\n\n"
                       "submissions, task_status = pipeline.reconcile_cycle(run)\n"
                       "report.submissions_overview(submissions)"),
         new_code_cell('report.lights_overview(task_status, by="list")'),
@@ -57,7 +57,7 @@ NOTEBOOK_CELLS = {
                           "本年累计指标，对照计划目标给出状态。"),
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
-        new_code_cell("from helpers import report_indicators\n\n"
+        new_code_cell("from helpers.present import report_indicators\n\n"
                       "indicators = pipeline.indicators_cycle(run)\n"
                       "report_indicators.indicators_overview(indicators)"),
         new_code_cell("report_indicators.indicators_coverage(indicators)"),
@@ -65,7 +65,7 @@ NOTEBOOK_CELLS = {
     "04_report.ipynb": [
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell("from IPython.display import HTML, display\n\n"
-                      "from helpers import pipeline, report\n\n"
+                      "from helpers import pipeline\nfrom helpers.present import report\n\n"
                       "run = pipeline.open_run(cycle, plan, raw, processed, reports)\n"
                       "tables = pipeline.cycle_tables(run)\n"
                       "outputs = pipeline.start_report(run)  # 汇总表、单位反馈页和下期模板在后台生成；数据未变的图表沿用上次所绘\n"
@@ -91,17 +91,17 @@ NOTEBOOK_CELLS = {
         new_markdown_cell("## 五、疑似复制粘贴的进展"),
         new_code_cell("display(HTML(report.copied_table(tables.task_status, run.plan)))"),
         new_markdown_cell("## 六、计划量化目标完成情况"),
-        new_code_cell("from helpers import report_targets\n\n"
+        new_code_cell("from helpers.present import report_targets\n\n"
                       "display(HTML(report_targets.targets_html(run.plan, tables.indicators)))"),
         new_markdown_cell("## 七、信贷指标"),
-        new_code_cell("from helpers import report_indicators\n\n"
+        new_code_cell("from helpers.present import report_indicators\n\n"
                       "report.show_parts(report_indicators.lending_section(run.plan, tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 八、融资担保"),
         new_code_cell("report.show_parts(report_indicators.guarantee_section(run.plan, tables.indicators, tables.indicator_history))"),
         new_markdown_cell("## 附：汇总表、单位反馈页、督办单和情况通报"),
         new_code_cell("display(HTML(outputs.finish()))  # 等待后台生成完毕，给出链接"),
         new_markdown_cell("## 附录：数据质量问题"),
-        new_code_cell("from helpers import analyst\n\n"
+        new_code_cell("from helpers.present import analyst\n\n"
                       "display(HTML(report.findings_summary(tables.findings)))\n"
                       "display(HTML(analyst.analyst_link(tables.findings)))  # 逐条明细在分析人员工作页"),
     ],
@@ -111,7 +111,7 @@ NOTEBOOK_CELLS = {
                           "仅供分析，不要外发。"),
         new_code_cell('# parameters\ncycle: str = ""                  # 留空表示最新周期\nplan: str = ""\n'
                       'raw: str = "data/raw"\nprocessed: str = "data/processed"', metadata={"tags": ["parameters"]}),
-        new_code_cell("from helpers import pipeline, report\n\n"
+        new_code_cell("from helpers import pipeline\nfrom helpers.present import report\n\n"
                       "report.setup_fonts()  # 图表中文字体\n"
                       "year = pipeline.load_year(cycle, plan, raw, processed)\n"
                       "print(year.run.note or f\"周期 {year.run.cycle}\")\n"

@@ -1,6 +1,5 @@
-"""Taizhang helpers: all the logic behind the notebooks.
+"""Taizhang helpers: all the logic behind the notebooks, one subpackage per stage of the data flow.
 
-Stages, one module each: `plan` (the plan as data), `sources` (reading raw files), `ledgers` and `tables`
-(cleaning ledgers), `reconcile` (lights against the plan), `lending` and `guarantee` (indicators), `report`
-(presentation), `catalog` (processed tables), `pipeline` (what a notebook calls), `cli` (`taizhang`).
+core ← plan ← ingest ← reconcile ← indicators ← present ← pipeline ← cli and the notebooks: a module
+imports only from its own stage and the stages before it (tests/test_architecture.py; docs/architecture.md).
 """

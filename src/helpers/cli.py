@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .paths import (DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, NOTEBOOKS, atomic_dir, atomic_path,
-                    restore_on_failure)
+from .pipeline.paths import (DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, NOTEBOOKS, atomic_dir, atomic_path,
+                             restore_on_failure)
 
 KERNEL = "taizhang"
 STAGES = {"01": "读取台账", "02": "对照计划", "03": "计算指标", "04": "生成报告和文件"}   # what each notebook does
@@ -104,11 +104,11 @@ def _import_quietly(module: str) -> None:
 # chart, the worker processes started (they import the helpers too) and pyplot and the font loaded (a rerun
 # mostly shows charts kept from the last run). `{run}`: the run's arguments, as `open_run` takes them.
 WARM_UP = """
-import helpers.feedback, helpers.pipeline, helpers.report
-if helpers.pipeline.start_workers_for_first_run(*{run}):
-    helpers.report.prepare_charts()
+import helpers.pipeline.outputs, helpers.pipeline.workers, helpers.present.report
+if helpers.pipeline.workers.start_workers_for_first_run(*{run}):
+    helpers.present.report.prepare_charts()
 else:
-    helpers.report.setup_fonts()
+    helpers.present.report.setup_fonts()
 """
 
 
@@ -200,7 +200,7 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .runs import RunError, open_run
+    from .pipeline.run import RunError, open_run
 
     arguments = _run_arguments(args)
     try:
@@ -221,7 +221,7 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
         notebooks = pipeline_notebooks()
         for notebook in notebooks:
             if notebook == notebooks[-1]:
-                threading.Thread(target=_import_quietly, args=("helpers.report",), daemon=True).start()
+                threading.Thread(target=_import_quietly, args=("helpers.present.report",), daemon=True).start()
             t0 = time.perf_counter()
             print(f"  正在运行 {notebook.stem}（{STAGES.get(notebook.stem[:2], notebook.stem)}）…", flush=True)
             try:
@@ -241,14 +241,14 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
                 raise NotebookFailed(f"运行失败：笔记本 {notebook.name} 出错（{exc.ename}: {exc.evalue}）；"
                                      f"已执行部分保存在 {kept}；上次的报告和处理结果保持不变") from exc
             print(f"  {notebook.name} 完成（{time.perf_counter() - t0:.1f} 秒）")
-        from .report import render_report
+        from .pipeline.charts import render_report
 
         report_nb = staging / notebooks[-1].name
         with atomic_path(reports_dir / "report.html", run.folders) as tmp:
             tmp.write_text(render_report(report_nb), encoding="utf-8")
     print(f"报告：{reports_dir / 'report.html'}（共 {time.perf_counter() - started:.1f} 秒）")
     _warn_if_sparse(run)
-    from .analyst import terminal_summary
+    from .pipeline.outputs import terminal_summary
 
     for line in terminal_summary(run):
         print(line)
@@ -257,7 +257,7 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
 
 def _warn_if_sparse(run: Any) -> None:
     """Say loudly on the terminal what the report says at its top: the cycle folder held few of the ledgers."""
-    from .reconcile import sparse_cycle
+    from .reconcile.lights import sparse_cycle
 
     submissions = run.catalog.read(run.cycle, "submissions")
     message = sparse_cycle(run.plan, submissions) if submissions is not None else None
@@ -267,8 +267,8 @@ def _warn_if_sparse(run: Any) -> None:
 
 
 def write_templates_cmd(args: argparse.Namespace) -> int:
-    from .runs import RunError
-    from .templates import open_for_next, write_templates
+    from .pipeline.run import RunError
+    from .pipeline.outputs import open_for_next, write_templates
 
     try:
         run, nxt = open_for_next(args.cycle or None, _absolute(args.plan), _absolute(args.raw),
@@ -284,9 +284,9 @@ def write_templates_cmd(args: argparse.Namespace) -> int:
 
 
 def build_demo(args: argparse.Namespace) -> int:
-    from .demo import write_demo
-    from .plan import load_plan
-    from .paths import resolve_plan
+    from taizhang_demo.generator import write_demo
+    from .plan.model import load_plan
+    from .pipeline.paths import resolve_plan
 
     plan = load_plan(resolve_plan(args.plan))
     out = Path(args.out)
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", metavar="目录", default="data/demo/raw", help="演示台账输出目录")
     demo.add_argument("--force", action="store_true", help="即使已存在也重新生成")
     demo.set_defaults(func=build_demo)
-    from .plan_commands import add_plan_parser   # `taizhang plan import|check|diff`
+    from .pipeline.plan_commands import add_plan_parser   # `taizhang plan import|check|diff`
 
     add_plan_parser(sub)
     args = parser.parse_args(argv)

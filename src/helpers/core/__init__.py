@@ -1,0 +1,2 @@
+"""Values and rules every stage uses: cell values, identifiers, deadlines, cycles, findings, digests.
+"""

@@ -1,0 +1,2 @@
+"""The lending and guarantee indicators, and their targets and status.
+"""

@@ -1,0 +1,2 @@
+"""The plan as data: units, tasks, milestones, targets (data/plan/*.yaml).
+"""
