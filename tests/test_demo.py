@@ -387,3 +387,64 @@ def test_recomputing_one_cycle_takes_the_previous_figures_from_the_kept_table(de
         assert sorted(computed) == ([last] if kept else [previous, last])
         for c in manifest["cycles"]:
             pd.testing.assert_frame_equal(pd.read_parquet(again / c / "indicators.parquet"), full[c])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The demo's consolidated workbook as a leader prints it
+
+
+def test_demo_consolidated_prints_as_a_short_document(demo_processed: Path, manifest: dict, datong: Plan,
+                                                      tmp_path: Path):
+    """consolidated.xlsx of the demo's last cycle: A4 landscape fit to the page width, the header row repeated,
+    margins and page numbers; rows no taller than a third of a page's worth (a row is never split over pages, so a
+    taller one leaves the rest of a page blank) and every row tall enough for the lines its text wraps into; and,
+    where LibreOffice is installed, printed in at most 46 pages (91 before the rows were sized from the columns'
+    widths and units' texts set smaller)."""
+    import shutil
+    import subprocess
+
+    import openpyxl
+
+    from helpers.present import feedback, templates
+
+    cycle = manifest["cycles"][-1]
+    status = pd.read_parquet(demo_processed / cycle / "task_status.parquet")
+    progress = pd.read_parquet(demo_processed / cycle / "progress.parquet")
+    path = tmp_path / "consolidated.xlsx"
+    feedback.build_consolidated(datong, status, progress, cycle).save(path)
+    wb = openpyxl.load_workbook(path)
+    for name in ("全面清单", "重点清单"):
+        ws = wb[name]
+        assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$4:$4"
+        assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
+        assert ws.page_margins.left <= 0.5 and ws.page_margins.top <= 0.75
+        widths = {c: ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width for c in range(1, 9)}
+        assert 150 <= sum(widths.values()) <= 170
+        for row in range(templates.HEADER_ROW + 1, ws.max_row + 1):
+            if ws.cell(row, 1).value is None or ws.cell(row, 3).value is None:
+                continue        # the colour legend after the table
+            height = ws.row_dimensions[row].height
+            assert height <= feedback.MAX_ROW_HEIGHT + 30, (name, row, height)
+            for col in (3, 5, 6, 7, 8):
+                cell = ws.cell(row, col)
+                if cell.value:
+                    lines = templates.text_lines(cell.value, widths[col], cell.font.sz)
+                    assert height >= lines * cell.font.sz * 1.2, (name, row, col, height, lines)
+        # every unit's progress is there, a continuation row names its task
+        task = datong.task(name, 1)
+        block = [r for r in range(templates.HEADER_ROW + 1, ws.max_row + 1) if ws.cell(r, 1).value == task.display_no]
+        assert all(ws.cell(r, 3).value.endswith(task.text) for r in block)
+        text = "\n".join(ws.cell(r, 7).value for r in block)
+        assert all(f"{feedback.unit_label(datong, u)}" in text for u in task.responsible)
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: the page count is not measured")
+    done = subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
+                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+                          capture_output=True, timeout=240)
+    pdf = tmp_path / "consolidated.pdf"
+    assert done.returncode == 0 and pdf.is_file(), done.stderr
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert 10 <= pages <= 46, pages

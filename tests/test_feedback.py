@@ -80,11 +80,14 @@ def test_consolidated_layout(tiny_plan, tiny_tables, tmp_path):
     lines = ws["G5"].value.split("\n")
     assert lines == ["【市金融办】已推送名单 120 户", f"【工行大同分行】{HOSTILE[0]}", "【大同农商银行】本期未报送"]
     assert ws["E5"].value.split("\n") == ["【市金融办】建立推送机制", f"【工行大同分行】{HOSTILE[3]}"]
-    # the row's worst light as the fill of the progress cell; each unit's light and reason in 状态
+    # the row's worst light as the fill of the progress cell; in 状态 each light and reason once, with its units
     assert ws["G5"].fill.fgColor.rgb == feedback.LIGHT_FILLS["red"]   # 农商行 sent nothing: red
-    assert ws["H5"].value.split("\n")[0].startswith("市金融办：黄（节点 2022-06-30")
-    assert ws["H5"].value.split("\n")[2] == "大同农商银行：红（本期未报送该任务的进展）"
-    assert ws["G5"].alignment.wrap_text and ws.column_dimensions["G"].width >= 50
+    assert ws["H5"].value.split("\n")[0].startswith("市金融办、工行大同分行：黄（节点 2022-06-30")
+    assert ws["H5"].value.split("\n")[1] == "大同农商银行：红（本期未报送该任务的进展）"
+    # units' texts smaller than the plan's; the progress column the widest
+    assert ws["G5"].font.sz < ws["C5"].font.sz and ws["G5"].alignment.wrap_text
+    width = {c: ws.column_dimensions[c].width for c in "ABCDEFGH"}
+    assert max(width, key=width.get) == "G" and 150 <= sum(width.values()) <= 170
     assert ws.row_dimensions[5].height > 30          # tall enough for three wrapped lines
     # print and view setup
     assert ws.freeze_panes == "A5" and ws.print_title_rows == "$4:$4"
@@ -159,7 +162,9 @@ def test_consolidated_for_the_shanxi_plan(shanxi):
     first = shanxi.lists[0].tasks[0]
     assert ws["A5"].value == first.display_no and ws["C5"].value == first.text
     assert ws["D5"].value == "、".join(shanxi.unit_name(u) for u in first.lead)
-    assert ws["F5"].value.startswith(f"【{feedback.unit_label(shanxi, first.lead[0])}】本期未报送")
+    # units with the same text share its line: 【省金融办、省国资委、…】本期未报送
+    labels = [feedback.unit_label(shanxi, u) for u in first.responsible]
+    assert ws["F5"].value == f"【{'、'.join(labels)}】本期未报送"
     assert ws.max_row == 4 + len(shanxi.lists[0].tasks)
     # （八）之一 … 之三 share one 工作事项: merged
     groups = [t.group for t in shanxi.lists[0].tasks]
@@ -193,8 +198,8 @@ def test_consolidated_task_with_many_units_continues_on_further_rows(datong, tmp
     assert labels == [feedback.unit_label(datong, u) for u in task.responsible]
     for r in rows:
         progress_units = [line.split("】")[0][1:] for line in ws.cell(r, 7).value.split("\n")]
-        status_units = [line.split("：")[0] for line in ws.cell(r, 8).value.split("\n")]
-        assert progress_units == status_units
+        status_units = [u for line in ws.cell(r, 8).value.split("\n") for u in line.split("：")[0].split("、")]
+        assert sorted(progress_units) == sorted(status_units)
         assert ws.cell(r, 7).fill.fgColor.rgb == feedback.LIGHT_FILLS[
             feedback.worst_light(status[(status["list"] == "全面清单") & (status["task_no"] == 1)]["light"])]
 

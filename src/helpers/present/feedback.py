@@ -3,8 +3,10 @@ per unit.
 
 `build_consolidated` lays every plan list out as in the seed's attachments (序号, 工作要求 merged over its tasks,
 主要任务, …, 双周进展情况), with each responsible unit's progress gathered into the task's row, labelled by unit,
-lead unit first, the row's worst light as the colour of its progress cell and a 状态 column naming each unit's
-light and reason. Text typed by units is always written as text (`templates.write_text`): a value starting with
+lead unit first (units giving the same text share its line), the row's worst light as the colour of its progress
+cell and a 状态 column naming each light and reason with its units. It prints as a document: column widths shared
+by how much text each column holds, rows as tall as their wrapped text (`templates.text_lines`), a task with many
+units continuing on further rows that repeat its 序号 and text. Text typed by units is always written as text (`templates.write_text`): a value starting with
 =, +, - or @ never becomes a formula.
 
 `unit_page` is a self-contained HTML page (no script, every unit-typed value escaped, resident IDs masked): what
@@ -14,7 +16,6 @@ what the office asks it to fix next cycle. `links_html` is the block of relative
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -29,9 +30,9 @@ from ..ingest.formats import LEDGER_KIND_LABELS
 from ..plan.model import Plan, Task, TaskList, Unit
 from ..reconcile.lights import LIGHT_LABELS, LIGHTS
 from .report import esc, light_chip, page, table
-from .templates import (BODY_FONT, BORDER, HEADER_ROW, PLAN_ROLES, ROLE_WIDTHS, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        CellStyler, fit_row_height, safe_file_name, setup_print, sheet_title, short_name, text_width,
-                        write_header_row, write_text)
+from .templates import (BODY_FONT, BORDER, HEADER_ROW, LINE_SPACING, PLAN_ROLES, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
+                        CellStyler, fit_row_height, safe_file_name, setup_print, sheet_title, short_name, text_lines,
+                        text_width, write_header_row, write_text)
 
 
 CONSOLIDATED_NAME = "consolidated.xlsx"
@@ -46,11 +47,17 @@ LIGHT_MEANINGS = {
     "green": "正常推进或已完成",
     "grey": "持续推进，无时间节点",
 }
-# Narrower plan columns and a wide progress column: about 170 character units, ~85% on A4 landscape.
-CONSOLIDATED_WIDTHS = {"no": 5, "group": 10, "text": 30, "deadline": 14, "actions": 20, "goal": 16, "progress": 50,
-                       "_status": 26, "lead": 14, "units": 20}
-ROW_LINE_HEIGHT = 14.0       # points per wrapped line, as templates.fit_row_height counts
-MAX_ROW_HEIGHT = 400.0       # Excel's limit is 409 pt
+# The sheet's width on A4 landscape, fit to the page width (Excel units): about 93 % printed, so 9 pt text prints
+# at about 8.4 pt. Plan columns of short values keep a fixed width; the columns of text share the rest by how much
+# text they hold, so that a row's columns need about as many lines each (no column left half empty).
+PAGE_WIDTH_UNITS = 160.0
+FIXED_WIDTHS = {"no": 4.5, "group": 8.0, "measure": 8.0}
+MIN_WIDTHS = {"text": 16.0, "progress": 30.0, "deadline": 8.0}
+MIN_TEXT_WIDTH = 10.0
+UNIT_FONT = Font(name=BODY_FONT.name, size=9)   # units' texts: smaller than the plan's, still readable on paper
+# A task's units continue on a further row once a row would pass this height: rows are never split over pages, so a
+# row of half a page leaves half a page blank wherever it does not fit.
+MAX_ROW_HEIGHT = 260.0
 _WORST_ORDER = {"red": 0, "orange": 1, "yellow": 2, "green": 3, "grey": 4}
 
 
@@ -109,8 +116,9 @@ def build_consolidated(plan: Plan, status: pd.DataFrame | None, progress: pd.Dat
     """The plan's lists in the official layout with every unit's progress for report date `cycle`.
 
     One sheet per plan list: title, a line naming the cycle, a colour legend, the header (the list's columns
-    except 进展状态, then 状态) and one row per task. Unit-filled columns (细化举措, 年度目标和效果, the progress
-    column) gather every responsible unit's text as 【单位】…, one per line, lead unit first; a unit that sent no
+    except 进展状态, then 状态) and one row per task (more when its units' texts would make the row taller than
+    MAX_ROW_HEIGHT). Unit-filled columns (细化举措, 年度目标和效果, the progress column) gather every responsible
+    unit's text as 【单位】…, one per line, lead unit first, units with the same text as 【单位、单位】…; a unit that sent no
     row shows as 本期未报送. The progress cell is coloured by the row's worst light; 状态 lists each unit's light
     and reason. `status` is the cycle's `task_status`, `progress` its `progress` table (for 细化举措 and
     年度目标和效果); either may be None. A last sheet, 目标完成情况, lists every target of the plan from the cycle's
@@ -131,11 +139,17 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     ws = wb.create_sheet(sheet_title(lst.name))
     roles = [r for r in lst.columns if r != "status"]
     headers = [lst.columns[r] for r in roles] + [STATUS_HEADER]
+    columns = [*roles, "_status"]
     ncols = len(headers)
-    widths: dict[int, float] = {}
-    for col, role in enumerate([*roles, "_status"], start=1):
-        width = CONSOLIDATED_WIDTHS.get(role, ROLE_WIDTHS.get(role, 18))
-        widths[col] = width
+    unit_roles = [r for r in columns if r not in PLAN_ROLES]
+    tasks = []
+    for task in lst.tasks:
+        unit_lights = [lights.get((u, lst.name, task.no)) for u in task.responsible]
+        plan_values, parts = _task_values(plan, lst, task, task.responsible, unit_lights, rows)
+        tasks.append((task, plan_values, parts, worst_light(l.get("light") for l in unit_lights if l)))
+    role_width = _column_widths(columns, tasks)
+    widths = {col: role_width[role] for col, role in enumerate(columns, start=1)}
+    for col, width in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = width
 
     # 1 title, 2 cycle line, 3 colour legend, 4 header
@@ -152,16 +166,10 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
 
     first = HEADER_ROW + 1
     row = first
-    columns = [*roles, "_status"]
-    unit_roles = [r for r in columns if r not in PLAN_ROLES]
     runs: list[tuple[int, int]] = []
     previous_group = None
-    for task in lst.tasks:
-        units = task.responsible
-        unit_lights = [lights.get((u, lst.name, task.no)) for u in units]
-        plan_values, parts = _task_values(plan, lst, task, units, unit_lights, rows)
-        worst = worst_light(l.get("light") for l in unit_lights if l)
-        chunks = _chunks(parts, units, {r: widths[columns.index(r) + 1] for r in unit_roles})
+    for task, plan_values, parts, worst in tasks:
+        chunks = _chunks(parts, task.responsible, {r: role_width[r] for r in unit_roles})
         block = range(row, row + len(chunks))
         for r, chunk in zip(block, chunks):
             for col, role in enumerate(columns, start=1):
@@ -172,16 +180,19 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
                     if r != block[0] and role == "text":
                         value = f"（续）{value}"
                 else:
-                    value = "\n".join(p for u in chunk if (p := parts[role].get(u))) or None
+                    value = _chunk_text(parts[role], chunk, status=role == "_status")
                 cell = write_text(ws.cell(r, col), mask_text(value))
                 if role == "progress" and worst:
-                    styler.apply(cell, ("progress", worst), font=BODY_FONT, border=BORDER, alignment=WRAP_TOP,
+                    styler.apply(cell, ("progress", worst), font=UNIT_FONT, border=BORDER, alignment=WRAP_TOP,
                                  fill=PatternFill("solid", fgColor=LIGHT_FILLS[worst]))
-                else:
+                elif role in PLAN_ROLES:
                     centre = role in ("no", "group")
-                    styler.apply(cell, ("body", centre), font=BODY_FONT, border=BORDER,
+                    styler.apply(cell, ("plan", centre), font=BODY_FONT, border=BORDER,
                                  alignment=WRAP_CENTRE if centre else WRAP_TOP)
-            fit_row_height(ws, r, widths)
+                else:
+                    styler.apply(cell, "unit", font=UNIT_FONT, border=BORDER, alignment=WRAP_TOP)
+            # the merged 工作要求 cell spans the group's rows: its text does not set a row's height
+            fit_row_height(ws, r, {c: w for c, w in widths.items() if columns[c - 1] != "group"})
         if task.group and runs and runs[-1][1] == block[0] - 1 and previous_group == task.group:
             runs[-1] = (runs[-1][0], block[-1])
         elif task.group:
@@ -198,6 +209,44 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     setup_print(ws, HEADER_ROW, title=f"{lst.name}（{cycle}）")
 
 
+def _column_widths(columns: list[str], tasks: list) -> dict[str, float]:
+    """Each column's width: plan columns of short values fixed, the text columns sharing the rest of the page
+    width in proportion to the text they hold over the whole list (its printed area: length × font size), each at
+    least its minimum."""
+    weights: dict[str, float] = {}
+    for role in columns:
+        if role in FIXED_WIDTHS:
+            continue
+        size = BODY_FONT.sz if role in PLAN_ROLES else UNIT_FONT.sz
+        total = 0
+        for _, plan_values, parts, _ in tasks:
+            if role in PLAN_ROLES:
+                total += text_width(str(plan_values.get(role) or ""))
+            else:
+                total += text_width(_chunk_text(parts[role], list(parts[role]), status=role == "_status") or "")
+        weights[role] = total * size * size
+    widths = {role: FIXED_WIDTHS[role] for role in columns if role in FIXED_WIDTHS}
+    minimum = {role: MIN_WIDTHS.get(role, MIN_TEXT_WIDTH) for role in weights}
+    spare = max(0.0, PAGE_WIDTH_UNITS - sum(widths.values()) - sum(minimum.values()))
+    total_weight = sum(weights.values()) or 1.0
+    for role in weights:
+        widths[role] = round(minimum[role] + spare * weights[role] / total_weight, 1)
+    return widths
+
+
+def _chunk_text(texts: Mapping[str, tuple[str, str]], chunk: Iterable[str], *, status: bool = False) -> str | None:
+    """The texts of `chunk`'s units, one line per distinct text in their order, labelled with every unit that
+    gave it: 「【农业银行、中国银行】确保政策落实到位。」, in 状态 「市税务局、市发改委：灰（持续推进类任务…）」."""
+    lines: dict[str, list[str]] = {}
+    for unit_id in chunk:
+        if unit_id in texts:
+            label, text = texts[unit_id]
+            lines.setdefault(text, []).append(label)
+    if status:
+        return "\n".join(f"{'、'.join(labels)}：{text}" for text, labels in lines.items()) or None
+    return "\n".join(f"【{'、'.join(labels)}】{text}" for text, labels in lines.items()) or None
+
+
 def _legend(ws, row: int, ncols: int, *, below: int | None = None) -> None:
     """颜色说明 and one coloured cell per light: across row `row` when the sheet has room for all five, else one
     light per row from row `below` (after the table), with a pointer to it in row `row`."""
@@ -209,7 +258,8 @@ def _legend(ws, row: int, ncols: int, *, below: int | None = None) -> None:
             cell = write_text(ws.cell(row, col), f"{LIGHT_LABELS[light]}：{LIGHT_MEANINGS[light]}")
             cell.fill = PatternFill("solid", fgColor=LIGHT_FILLS[light])
             cell.font, cell.alignment, cell.border = small, WRAP_CENTRE, BORDER
-        ws.row_dimensions[row].height = 30
+        fit_row_height(ws, row, {col: ws.column_dimensions[get_column_letter(col)].width or 9
+                                 for col in range(2, len(LIGHTS) + 2)}, minimum=30)
         return
     write_text(ws.cell(row, 1), "颜色说明见表末").font = small
     write_text(ws.cell(below, 1), "颜色说明").font = Font(name=BODY_FONT.name, size=9.5, bold=True)
@@ -222,7 +272,7 @@ def _legend(ws, row: int, ncols: int, *, below: int | None = None) -> None:
 
 def _task_values(plan: Plan, lst: TaskList, task: Task, units: tuple[str, ...], unit_lights: list, rows: Mapping
                  ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
-    """The task's plan cells, and for every unit-filled column (and 状态) each unit's labelled text."""
+    """The task's plan cells, and for every unit-filled column (and 状态) each unit's (label, text)."""
     values: dict[str, Any] = {
         "no": task.display_no,
         "group": task.group,
@@ -245,37 +295,32 @@ def _task_values(plan: Plan, lst: TaskList, task: Task, units: tuple[str, ...], 
                 if text is None and row:
                     text = _text(row.get("progress"))
                 sent = (light and not _blank(light.get("file"))) or row is not None
-                parts[role][unit_id] = f"【{label}】{text or ('（未填写进展）' if sent else '本期未报送')}"
+                parts[role][unit_id] = (label, text or ("（未填写进展）" if sent else "本期未报送"))
             elif role == "_status":
                 if light and light.get("light") in LIGHT_LABELS:
                     reason = _text(light.get("reason"))
-                    parts[role][unit_id] = (f"{label}：{LIGHT_LABELS[light['light']]}"
-                                            + (f"（{reason}）" if reason else ""))
+                    parts[role][unit_id] = (label, LIGHT_LABELS[light["light"]] + (f"（{reason}）" if reason else ""))
             else:
                 text = _text(row.get(role)) if row else None
                 if text:
-                    parts[role][unit_id] = f"【{label}】{text}"
+                    parts[role][unit_id] = (label, text)
     return values, parts
 
 
-def _chunks(parts: Mapping[str, Mapping[str, str]], units: tuple[str, ...], widths: Mapping[str, float]
+def _chunks(parts: Mapping[str, Mapping[str, Any]], units: tuple[str, ...], widths: Mapping[str, float]
             ) -> list[list[str]]:
-    """Units split into consecutive groups whose lines fit one Excel row (at most 409 pt): a task with many
-    responsible units continues on further rows instead of being cut off on screen and on paper."""
-    def lines(text: str, width: float) -> int:
-        usable = max(2.0, width - 1.5)
-        return sum(max(1, math.ceil(text_width(part) / usable)) for part in text.split("\n"))
+    """Units split into consecutive groups whose texts fit a row of at most MAX_ROW_HEIGHT: a task with many
+    responsible units continues on further rows rather than making a row too tall to share a page."""
+    def height(chunk: list[str]) -> float:
+        return max((text_lines(text, widths[r], UNIT_FONT.sz) * UNIT_FONT.sz * LINE_SPACING
+                    for r in widths if (text := _chunk_text(parts.get(r, {}), chunk, status=r == "_status"))),
+                   default=0.0) + 4
 
     chunks: list[list[str]] = [[]]
-    used = dict.fromkeys(widths, 0)
     for unit_id in units:
-        need = {r: lines(parts[r][unit_id], widths[r]) if parts.get(r, {}).get(unit_id) else 0 for r in widths}
-        if chunks[-1] and max(used[r] + need[r] for r in widths) * ROW_LINE_HEIGHT + 4 > MAX_ROW_HEIGHT:
+        if chunks[-1] and height([*chunks[-1], unit_id]) > MAX_ROW_HEIGHT:
             chunks.append([])
-            used = dict.fromkeys(widths, 0)
         chunks[-1].append(unit_id)
-        for r in widths:
-            used[r] += need[r]
     return chunks
 
 

@@ -178,19 +178,50 @@ def text_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def fit_row_height(ws: Worksheet, row: int, widths: Mapping[int, float], *, line_height: float = 14.0,
-                   minimum: float = 18.0) -> None:
-    """Set a row's height for its wrapped text (Excel does not autofit rows written by a library on open).
-    `widths`: column index → width in character units, for the columns of this row that hold text."""
-    lines = 1
+# Excel's column width unit is the digit width of the workbook's default font (Calibri 11: 7 px at 96 dpi, 5.25
+# pt); a CJK character is as wide as its font size, a half-width one about half of it (宋体).
+WIDTH_UNIT_PT = 5.25
+CELL_PADDING_UNITS = 0.8       # the cell's inner margins and grid line
+LINE_SPACING = 1.3             # a wrapped line of 宋体 is about 1.3 × its size tall (10.5 pt → 13.5 pt)
+_BREAKABLE_RUN = re.compile(r"[\x21-\x7e]+|.", re.S)   # a run of half-width characters wraps as a word
+
+
+def text_lines(text: Any, width: float, font_size: float = 10.5) -> int:
+    """How many lines `text` takes in a wrapped cell `width` units wide at `font_size` pt: every line break of the
+    text starts a line, a CJK character wraps anywhere, a run of half-width characters (8,221万元's 8,221) as a
+    word unless it is wider than the line itself."""
+    usable = max(1.0, width - CELL_PADDING_UNITS) * WIDTH_UNIT_PT
+    lines = 0
+    for part in str(text).split("\n"):
+        lines += 1
+        used = 0.0
+        for token in _BREAKABLE_RUN.findall(part):
+            size = font_size * text_width(token) / 2
+            if used and used + size > usable and (size <= usable or token.isspace()):
+                lines += 1
+                used = 0.0
+            while size > usable:            # a token longer than a line is cut
+                lines += 1
+                size -= usable
+            used += size
+    return max(1, lines)
+
+
+def fit_row_height(ws: Worksheet, row: int, widths: Mapping[int, float], *, line_height: float | None = None,
+                   minimum: float = 18.0) -> float:
+    """Set a row's height for its wrapped text (Excel does not autofit rows written by a library on open), from
+    each cell's own font size; returns the height. `widths`: column index → width in character units, for the
+    columns of this row that hold text. `line_height` overrides the height of a line (pt)."""
+    height = 0.0
     for col, width in widths.items():
-        value = ws.cell(row, col).value
-        if value is None:
+        cell = ws.cell(row, col)
+        if cell.value is None:
             continue
-        usable = max(2.0, width - 1.5)
-        count = sum(max(1, math.ceil(text_width(part) / usable)) for part in str(value).split("\n"))
-        lines = max(lines, count)
-    ws.row_dimensions[row].height = min(409.0, max(minimum, lines * line_height + 4))
+        size = float(cell.font.sz or 11) if cell.font is not None else 11.0
+        height = max(height, text_lines(cell.value, width, size) * (line_height or size * LINE_SPACING))
+    height = round(min(409.0, max(minimum, height + 4)), 1)
+    ws.row_dimensions[row].height = height
+    return height
 
 
 def _styler(wb: Workbook) -> CellStyler:
