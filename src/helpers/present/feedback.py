@@ -236,7 +236,7 @@ def _column_widths(columns: list[str], tasks: list) -> dict[str, float]:
 
 def _chunk_text(texts: Mapping[str, tuple[str, str]], chunk: Iterable[str], *, status: bool = False) -> str | None:
     """The texts of `chunk`'s units, one line per distinct text in their order, labelled with every unit that
-    gave it: 「【农业银行、中国银行】确保政策落实到位。」, in 状态 「市税务局、市发改委：灰（持续推进类任务…）」."""
+    gave it: 「【甲银行、乙银行】确保政策落实到位。」, in 状态 「甲局、乙局：灰（持续推进类任务…）」."""
     lines: dict[str, list[str]] = {}
     for unit_id in chunk:
         if unit_id in texts:
