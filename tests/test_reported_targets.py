@@ -5,6 +5,7 @@ after a demo run, and the report's and the consolidated workbook's target sectio
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -171,6 +172,21 @@ def test_status_of_a_thing_to_get_done_before_and_after_its_due_date(datong):
     missing = _head(after, "compensation_measures_issued")
     assert pd.isna(missing["value"]) and missing["status"] is None and "未报送" in missing["basis"]
     assert any(f.code == "target_not_reported" and f.unit == "大同市财政局" for f in found)
+
+
+def test_reported_targets_follow_the_plans_before_due_rule_and_bands(shanxi):
+    """One rule for every target: a reported figure before its due date follows the plan's ``targets_before_due``
+    (here 时序进度) and its light bands, as the derived targets do."""
+    reports = _reports([("2022-07-10", "sx_finance_dept", "sme_risk_fund_province", 1400.0)])
+    path_plan = dataclasses.replace(shanxi, meta={**shanxi.meta, "targets_before_due": "path"})
+    rows, _ = rt.target_rows(path_plan, dt.date(2022, 7, 10), reports)
+    fund = _head(rows, "sme_risk_fund_province")
+    # from 1000万 (the plan's baseline) on 2022-01-01 to 2000万 on 2022-12-31: 190 of 364 days gone, so
+    # 1000 + 1000 × 190/364 = 1521.98 due by now; 1400 is 8.0% short: yellow
+    assert fund["status"] == "yellow" and "按时序进度" in fund["basis"] and "1,521.98 万元" in fund["basis"]
+    path_plan = dataclasses.replace(path_plan, meta={**path_plan.meta, "light_bands": {"relative": [0.05, 0.30]}})
+    rows, _ = rt.target_rows(path_plan, dt.date(2022, 7, 10), reports)
+    assert _head(rows, "sme_risk_fund_province")["status"] == "orange"
 
 
 def test_status_of_a_cumulative_fund_and_a_value_that_goes_down(shanxi):

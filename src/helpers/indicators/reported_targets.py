@@ -7,8 +7,9 @@ with value, target, due date, status and basis. Every target of the plan, derive
 headline row (scope ``target``, scope_id = the target id): what the report's target section and the consolidated
 workbook list, so that a target nobody reported shows as 未报送 instead of being absent.
 
-Status uses the derived targets' rule (`lending.status_for`); a reported target that is not met before its due
-date (or before the end of its counting period) is shown as not yet due rather than missed (DOMAIN.md §4).
+Status follows the one rule of every target (`target_rules.judge`, light bands and before-due rule from the plan):
+a reported target not met before its due date (or the end of its counting period) is shown as not yet due, or
+judged against its time-proportional path, rather than missed (DOMAIN.md §4).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 
 from ..core import findings as fd
 from .targets import CITY, INDICATOR_COLUMNS
-from .target_rules import status_for
+from .target_rules import judge as judge_target, light_bands, status_for
 from ..plan.model import Plan
 from ..core.values import ValueProblem, amount_factor, clean_text, parse_number, text_key
 
@@ -157,15 +158,14 @@ def period_end(day: dt.date, period: str | None) -> dt.date | None:
     return None
 
 
-def judge(value: float | None, target: Mapping[str, Any], threshold: float | None, cycle: dt.date,
+def judge(plan: Plan, value: float | None, target: Mapping[str, Any], threshold: float | None, cycle: dt.date,
           due: dt.date | None) -> tuple[str | None, str]:
-    """Status of a reported figure and a Chinese word on it: the derived targets' rule (`lending.status_for`),
-    except that a target not met before its due date is not yet missed (未到期)."""
-    comparator = target.get("comparator") or ">="
-    status = status_for(value, threshold, comparator)
-    if status not in (None, "green") and due is not None and cycle < due:
-        return None, NOT_YET_DUE
-    return status, ""
+    """Status of a reported figure and a Chinese note on it (empty when there is nothing to add): the one rule of
+    every target (`target_rules.judge`: light bands and the before-due rule from the plan), judged against `due`
+    (the target's due date, or the end of the period a per-period figure is summed over)."""
+    unit = str(target.get("unit") or "")
+    status, _, note = judge_target(plan, target, value, threshold, cycle, due=due, fmt=lambda v: _fmt(v, unit))
+    return status, note
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def target_rows(plan: Plan, cycle: dt.date, reports_year: pd.DataFrame | None
         for unit_id in reporters:
             value, basis, found, due = _unit_value(target, reports, unit_id, cycle)
             out += found
-            status, word = judge(value, target, threshold, cycle, due) if value is not None else (None, "")
+            status, word = judge(plan, value, target, threshold, cycle, due) if value is not None else (None, "")
             per_unit.append((unit_id, value, basis, status, word, due))
             if value is None:
                 out.append(fd.info("target_not_reported", f"「{plan.unit_name(unit_id)}」本期未报送目标"
@@ -297,7 +297,7 @@ def _summary_row(plan: Plan, target: Mapping[str, Any], per_unit: list[tuple], t
     reported = [p for p in per_unit if p[1] is not None]
     missing = [plan.unit_name(p[0]) for p in per_unit if p[1] is None]
     met = [p for p in reported if p[3] == "green"]
-    not_due = [p for p in reported if p[4] == NOT_YET_DUE]
+    not_due = [p for p in reported if p[3] != "green" and p[4].startswith(NOT_YET_DUE)]
     dues = [p[5] for p in per_unit if p[5] is not None]
     due = min(dues) if dues else None
     if threshold is None:
@@ -307,7 +307,7 @@ def _summary_row(plan: Plan, target: Mapping[str, Any], per_unit: list[tuple], t
         value = float(len(met))
         # every unit short of the target is not yet due: nothing missed so far
         all_due_later = not missing and len(met) + len(not_due) == total
-        status = None if all_due_later and len(met) < total else status_for(value, float(total), ">=")
+        status = None if all_due_later and len(met) < total else status_for(value, float(total), ">=", bands=light_bands(plan))
         text = (f"{total} 个报送单位中 {len(met)} 个达到目标（{goal[3:]}）"
                 + (f"，{len(not_due)} 个未到期" if not_due else "")
                 + (f"；未报送：{'、'.join(missing)}" if missing else ""))
@@ -339,7 +339,7 @@ def _headline_match(target: Mapping[str, Any], frame: pd.DataFrame, plan: Plan) 
     return rows[rows["scope"] == "city"]
 
 
-def _members_summary(target: Mapping[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
+def _members_summary(plan: Plan, target: Mapping[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """A target every bank (or institution) must meet and no city figure: how many of them meet it."""
     rows = frame[(frame["indicator"] == target["indicator"]) & frame["scope"].isin(["bank", "institution"])
                  & frame["status"].notna()]
@@ -349,7 +349,8 @@ def _members_summary(target: Mapping[str, Any], frame: pd.DataFrame) -> pd.DataF
     short = "、".join(rows.loc[rows["status"] != "green", "scope_id"].astype(str).head(5))
     return pd.DataFrame([{
         "indicator": target["indicator"], "scope": "city", "scope_id": CITY, "value": float(met),
-        "target": float(total), "status": status_for(float(met), float(total), ">="), "unit": "家",
+        "target": float(total), "unit": "家",
+        "status": status_for(float(met), float(total), ">=", bands=light_bands(plan)),
         "numerator": float(met), "denominator": float(total),
         "basis": f"{total} 家中 {met} 家达到目标" + (f"；未达到：{short}{'等' if total - met > 5 else ''}" if short else ""),
     }])
@@ -366,7 +367,7 @@ def headline_rows(plan: Plan, cycle: dt.date, indicators: pd.DataFrame) -> list[
         due = target.get("due")
         found = _headline_match(target, frame, plan)
         if not len(found):
-            found = _members_summary(target, frame)
+            found = _members_summary(plan, target, frame)
         if len(found):
             record = found.iloc[0].to_dict()
             rows.append({**record, "scope": TARGET_SCOPE, "scope_id": target["id"], "target_id": target["id"],

@@ -99,14 +99,26 @@ def _as_date(value: Any) -> dt.date | None:
     return None
 
 
+def _start_value(target: Mapping[str, Any]) -> float:
+    """Where a target's 时序进度 path starts: its ``start_value``, else a numeric ``baseline`` (扩大 from 1000万
+    to 2000万 starts at 1000万), else 0."""
+    for key in ("start_value", "baseline"):
+        value = target.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not _missing(value):
+            return float(value)
+    return 0.0
+
+
 def judge(plan: Any, target: Mapping[str, Any], value: float | None, threshold: float | None, cycle: dt.date,
-          *, comparator: str | None = None, points: bool = False,
+          *, comparator: str | None = None, points: bool = False, due: dt.date | None = None,
           fmt: Callable[[float], str] = lambda v: f"{v:g}") -> tuple[str | None, float | None, str]:
     """(status, the threshold judged against, a Chinese note for the basis, empty when there is nothing to add)
-    of `value` against `threshold` of `target` on `cycle`, with the due-date rule of the module docstring."""
+    of `value` against `threshold` of `target` on `cycle`, with the due-date rule of the module docstring.
+    `due`: the date the threshold is due by when it is not the target's own ``due`` (the end of a quarter for a
+    figure reported per quarter)."""
     comparator = comparator or target.get("comparator") or ">="
     bands = light_bands(plan)
-    due = _as_date(target.get("due"))
+    due = due or _as_date(target.get("due"))
     already_a_path = target.get("threshold_rule") == "elapsed_share"
     if (threshold is None or _missing(threshold) or comparator not in _TO_REACH or due is None or cycle >= due
             or already_a_path):
@@ -116,7 +128,7 @@ def judge(plan: Any, target: Mapping[str, Any], value: float | None, threshold: 
         return status_for(value, threshold, comparator, points=points, bands=bands), threshold, ""
     if mode == "path":
         start = _as_date(target.get("from")) or dt.date(int(getattr(plan, "year", cycle.year)), 1, 1)
-        start_value = float(target.get("start_value") or 0.0)
+        start_value = _start_value(target)
         total = (due - start).days
         share = min(max((cycle - start).days / total, 0.0), 1.0) if total > 0 else 1.0
         path = start_value + (float(threshold) - start_value) * share
