@@ -526,8 +526,10 @@ def test_year_figures_count_households_as_sets_of_the_year_so_far_do(plan):
         upto = loans_year[loans_year["cycle"] <= cyc.isoformat()]
         credit = upto[upto["guarantee_method"] == "信用"]
         first_cycle = upto.groupby("borrower_key")["cycle"].min()
+        # and within its first cycle, the borrower's earliest 发放日期 at any bank
+        first_day = upto.groupby(["borrower_key", "cycle"])["loan_date"].transform("min")
         valid = upto[upto["is_first_loan"] & ~upto["is_renewal"]
-                     & (upto["cycle"] == upto["borrower_key"].map(first_cycle))]
+                     & (upto["cycle"] == upto["borrower_key"].map(first_cycle)) & (upto["loan_date"] == first_day)]
         # a first-loan household counts for its bank and county of the earliest valid claim
         counted = valid.sort_values(["loan_date", "cycle", "bank", "file", "row"]).drop_duplicates("borrower_key")
         for indicator, rows in (("credit_loan_households", credit), ("first_loan_households", counted)):
@@ -907,8 +909,12 @@ def test_end_to_end_messy_workbook(plan, tmp_path):
     # first loans: 丁公司 and the bad-code 丁二公司 (a separate key) → 2; the bank reported 2 → no difference
     assert one(frame, "first_loan_households", "bank", bank)["value"] == 2
     assert "first_loan_count_differs" not in codes(found)
-    # credit households: 丁 and 乙 → 2 (乙's loan is outside the window but still a 2022 loan)
-    assert one(frame, "credit_loan_households", "bank", bank)["value"] == 2
+    # credit households: 丁 only; 乙 (a 2022 loan, outside the window) is a 小微企业主, outside the plan's household
+    # 口径 of 小微企业 and 个体工商户: left out, and the basis says so
+    credit = one(frame, "credit_loan_households", "bank", bank)
+    assert credit["value"] == 1
+    assert "口径：借款人类型为小微企业、个体工商户，单户授信总额不超过1000万元" in credit["basis"]
+    assert "另有 1 笔贷款不属于口径，未计入（借款人类型不符 1 笔）" in credit["basis"]
     # growth 1234.5/1000 − 1 = 23.45%: above 国有大型银行? none reported → no target value → null status
     growth = one(frame, "inclusive_sme_loan_growth", "bank", bank)
     assert growth["value"] == pytest.approx(0.2345) and pd.isna(growth["target"]) and growth["status"] is None

@@ -9,6 +9,8 @@ from typing import Any
 
 from helpers.core.cycles import CalendarUnavailable, add_workdays, elapsed_share, previous_cycle
 from helpers.core.identifiers import USCC_ALPHABET, make_resident_id, make_uscc
+from helpers.indicators import lending_scope
+from helpers.indicators.lending_scope import LoanScope
 from helpers.ingest.formats import APPLICATIONS, BANK_SUMMARY, LOANS, NOLOAN_LIST
 from helpers.plan.model import Unit
 from .workbooks import (_Sheet, _Taker, _date_text, _file_alias, _person_name, _read_back_key, _short_name,
@@ -76,25 +78,28 @@ class _FirstLoans:
     the bank with its earliest claim (发放日期, then bank name) in the first cycle it has any loan, unless the loan
     is a renewal."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: LoanScope) -> None:
+        self.scope = scope                   # the plan's household 口径 (`lending_scope`)
         self.seen: set[str] = set()          # borrowers with a loan in an earlier cycle's ledgers
         self.per_bank: dict[str, int] = {}   # bank id → first-loan households so far
 
     def add_cycle(self, ledgers: list[tuple[_Bank, list[dict]]]) -> None:
         claims = []
-        now: set[str] = set()
+        first_day: dict[str, dt.date] = {}   # each borrower's earliest loan of this cycle, at any bank
         for bank, loans in ledgers:
             for loan in loans:
                 key = _read_back_key(loan["written_id"], loan["party"].name)
-                now.add(key)
-                if loan["first"] and not loan["renewal"] and key not in self.seen:
+                first_day[key] = min(first_day.get(key, loan["date"]), loan["date"])
+                in_scope = loan["party"].type in self.scope.borrower_types and (
+                    self.scope.credit_line_max is None or loan["line"] <= self.scope.credit_line_max)
+                if loan["first"] and not loan["renewal"] and key not in self.seen and in_scope:
                     claims.append((loan["date"], bank.unit.name, bank.unit.id, key))
         counted: set[str] = set()
-        for _, _, bank_id, key in sorted(claims):
-            if key not in counted:
+        for day, _, bank_id, key in sorted(claims):
+            if key not in counted and day == first_day[key]:
                 counted.add(key)
                 self.per_bank[bank_id] = self.per_bank.get(bank_id, 0) + 1
-        self.seen |= now
+        self.seen |= set(first_day)
 
 
 class LendingLedgers:
@@ -359,7 +364,7 @@ class LendingLedgers:
         fresh = [p for p in self.parties if not p.history and p.id not in listed]
         newcomers = {b.unit.id: [p for p in fresh if b.unit.county is None or p.county == b.unit.county] or fresh
                      for b in self.banks}
-        first_loans = _FirstLoans()
+        first_loans = _FirstLoans(lending_scope.scopes(self.plan)[lending_scope.HOUSEHOLDS])
         for idx, cycle in enumerate(self.dates):
             prev = previous_cycle(cycle, self.plan.report_days)
             crng = self.rng("loans-cycle", cycle)

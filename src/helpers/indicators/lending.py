@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import groupby
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -62,9 +62,11 @@ from ..core.values import cell_date as _date, cell_float as _num, cell_missing a
 from ..core.workcalendar import deadline_bounds, office_calendar
 from ..ingest.formats import BANK_SUMMARY, LOANS
 from ..plan.model import Plan
-from .lending_base import (_AMOUNT_ROLES, _COUNT_ROLES, _SCOPE_ORDER, BANK_PLAN_ITEMS, DEFAULT_WORKDAYS,
-                           EARLIER_CYCLE, _amount, _bank_unit, _category_rank, _count, _county_label, _cycle_text,
-                           _header, _int, _place, _share, _text, _who)
+from .lending_base import (_AMOUNT_ROLES, _as_records, _COUNT_ROLES, _SCOPE_ORDER, BANK_PLAN_ITEMS, DEFAULT_WORKDAYS,
+                           EARLIER_CYCLE, EARLIER_DATE, _amount, _bank_unit, _category_rank, _count, _county_label, _cycle_text,
+                           _ensure, _header, _int, _keys, _place, _share, _text, _who)
+from . import lending_scope
+from .lending_scope import HOUSEHOLDS, IN_SCOPE, INCLUSIVE_SME, UNPLACED, left_out_text
 from .lending_year import INPUT_COLUMNS  # noqa: F401  (the columns a caller loads: part of this module's interface)
 from .lending_year import _APPLICATION_COLUMNS, _LOAN_COLUMNS, _claims, _Counts, _upto, _YearLoans
 from .targets import CITY, INDICATOR_COLUMNS, INDICATORS, _apply_targets, _row_key
@@ -74,16 +76,33 @@ from .targets import CITY, INDICATOR_COLUMNS, INDICATORS, _apply_targets, _row_k
 # Year-to-date building blocks
 
 
-def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date) -> pd.DataFrame:
+def first_loan_claims(loans_year: pd.DataFrame, cycle: dt.date, plan: Plan | None = None,
+                      earlier_loans: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every 首贷 claim of the year up to `cycle` and whether it counts.
 
-    Needs the cleaned loans of each cycle with a `cycle` column (`clean_loans` output).
-    Returns one row per claim: `cycle`, `bank_id`, `bank`, `category`, `borrower_key`, `borrower`, `borrower_id`,
-    `loan_date`, `county_unit_id`, `county_name`, `file`, `sheet`, `row`, `valid` (not a renewal, no loan in an
-    earlier cycle), `reason` (null, ``renewal`` or ``earlier_cycle``), `earliest_cycle` (the borrower's first
-    cycle with any loan), `counted` (the borrower's first valid claim: earliest 发放日期, then cycle, then bank).
+    Needs the cleaned loans of each cycle with a `cycle` column (`clean_loans` output); `earlier_loans`: borrowers
+    with a loan in an earlier year (`borrower_key`, `cycle`: `earlier_borrowers`); `plan`: its household 口径
+    (`lending_scope`), else every borrower type counts.
+    Returns one row per claim: `cycle`, the loan columns, `valid`, `reason` (null; ``renewal``: a 无还本续贷 loan;
+    ``earlier_cycle``: a loan in an earlier cycle, earlier years included; ``earlier_date``: an earlier-dated loan
+    of the same cycle at any bank, named by `earlier_bank` and `earlier_date`; ``out_of_scope``: a borrower outside
+    the household 口径), `earliest_cycle` (the borrower's first cycle with any loan), `counted` (the borrower's
+    first valid claim: earliest 发放日期, then cycle, then bank).
     """
-    return _claims(_upto(loans_year, cycle, _LOAN_COLUMNS, only=True))
+    loans = _upto(loans_year, cycle, _LOAN_COLUMNS, only=True)
+    in_scope = None
+    if plan is not None:
+        codes = lending_scope.scopes(plan)[HOUSEHOLDS].classify(loans)
+        in_scope = (codes == IN_SCOPE) | (codes == UNPLACED)
+    return _claims(loans, in_scope, earlier_loans)
+
+
+def earlier_borrowers(loans: pd.DataFrame, cycle: str) -> pd.DataFrame:
+    """The borrowers of one earlier cycle's 贷款明细 (`loans_raw` or `clean_loans` rows: `borrower_id`, `borrower`)
+    as the first-loan rule of a later year needs them: `borrower_key` (as `clean_loans` makes it) and `cycle`."""
+    frame = _ensure(loans, ["borrower", "borrower_id"])
+    keys = pd.Series(_keys(frame["borrower_id"], frame["borrower"]), dtype="object").dropna().drop_duplicates()
+    return pd.DataFrame({"borrower_key": keys.to_numpy(dtype=object), "cycle": cycle})
 
 
 def application_status(applications_year: pd.DataFrame, cycle: dt.date,
@@ -264,40 +283,109 @@ def _stock_rows(plan: Plan, summary_now: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _household_rows(plan: Plan, indicator: str, counts: _Counts, banks: Iterable[str],
-                    describe: str, note: str) -> list[dict[str, Any]]:
-    """Distinct borrower counts per city, category, county and bank; every bank in `banks` gets a row (0 when it
-    has none)."""
+def _left_out(tally: dict[str, _Counts] | None, scope: str, key: str | None, what: str) -> str:
+    """`lending_scope.left_out_text` of one row's loans: `tally` is `_YearLoans`' scope weights at one cycle."""
+    if not tally:
+        return ""
+
+    def value(name: str) -> float:
+        counts = tally[name]
+        if scope == "city":
+            return counts.city
+        return {"bank": counts.bank, "category": counts.category, "county": counts.county}[scope].get(key or "", 0.0)
+
+    left = value("left_amount") if "left_amount" in tally else None
+    text = left_out_text(value("other"), value("above"), value("unplaced"), left, what)
+    return f"；{text}" if text else ""
+
+
+def _scope_rows(plan: Plan, indicator: str, values: _Counts, banks: Iterable[str], text: Callable[[str, float], str],
+                note: str, tally: dict[str, _Counts] | None = None, what: str = "笔贷款") -> list[dict[str, Any]]:
+    """A year-to-date figure per city, category, county and bank (every bank in `banks` gets a row, 0 when it has
+    none): `text(where, value)` words it, `note` (the rule and the plan's 口径) follows in brackets, with what the
+    口径 left out of that row's loans (`tally`)."""
     rows: list[dict[str, Any]] = []
-    bank_ids = set(banks) | set(counts.bank)
+    bank_ids = set(banks) | {b for b, v in values.bank.items() if v}
     for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, bank_ids):
         if scope == "city":
-            count = counts.city
+            value, key = values.city, None
         elif scope == "bank":
-            count = counts.bank.get(members[0], 0)
+            value, key = values.bank.get(members[0], 0), members[0]
         else:
-            count = counts.category.get(scope_id, 0)
+            value, key = values.category.get(scope_id, 0), scope_id
         category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
         where = "全市" if scope == "city" else ("本类银行" if scope == "category" else "本行")
-        rows.append(_row(indicator, scope, scope_id, float(count), f"{where}{describe} {count:,} 户（{note}）",
-                         numerator=float(count), bank_id=bank_id, category=category, order=order))
+        rows.append(_row(indicator, scope, scope_id, float(value),
+                         f"{text(where, value)}（{note}{_left_out(tally, scope, key, what)}）",
+                         numerator=float(value), bank_id=bank_id, category=category, order=order))
         if scope == "city":
             county_order = {u.id: i for i, u in enumerate(plan.units)}
-            for county_id in sorted(counts.county, key=lambda c: county_order.get(c, 10**6)):
-                n = counts.county[county_id]
+            present = [c for c, v in values.county.items() if v]
+            for county_id in sorted(present, key=lambda c: county_order.get(c, 10**6)):
+                n = values.county[county_id]
                 unit = plan.unit(county_id)
                 rows.append(_row(indicator, "county", _county_label(unit), float(n),
-                                 f"所属县区为{_county_label(unit)}的{describe} {n:,} 户（{note}）",
+                                 f"{text(f'所属县区为{_county_label(unit)}的', n)}（{note}"
+                                 f"{_left_out(tally, 'county', county_id, what)}）",
                                  numerator=float(n), order=county_order.get(county_id, 0)))
     return rows
+
+
+def _household_rows(plan: Plan, indicator: str, counts: _Counts, banks: Iterable[str], describe: str, note: str,
+                    tally: dict[str, _Counts] | None = None, what: str = "笔贷款") -> list[dict[str, Any]]:
+    """Distinct borrower counts per city, category, county and bank (`_scope_rows`)."""
+    return _scope_rows(plan, indicator, counts, banks, lambda where, n: f"{where}{describe} {int(n):,} 户", note, tally,
+                       what)
+
+
+def _tally(sums: Any, position: int) -> dict[str, _Counts]:
+    return {name: sums.at(position, name) for name in sums.names}
+
+
+def _sme_rows(plan: Plan, year: _YearLoans, position: int, banks: Iterable[str]) -> list[dict[str, Any]]:
+    """普惠型小微企业贷款 granted this year by the 贷款明细, in the plan's 口径 (`lending_scope`)."""
+    tally = _tally(year.sme, position)
+    scope = year.scopes[INCLUSIVE_SME].describe()
+    return _scope_rows(plan, "inclusive_sme_loans_granted", tally["amount"], banks,
+                       lambda where, v: f"{where}当年发放普惠型小微企业贷款 {_amount(v)}",
+                       f"当年贷款明细中{scope}的贷款发放金额合计", tally)
+
+
+def _sme_household_findings(year: _YearLoans, cycle: dt.date, summary_now: pd.DataFrame) -> list[fd.Finding]:
+    """A bank whose 普惠型小微企业贷款户数 is below the borrowers its own 贷款明细 shows with a 普惠 loan (in the plan's
+    口径) granted this year and not yet due: the summary and the detail cannot both be right."""
+    outstanding = year.sme_borrowers_outstanding(cycle)
+    scope = year.scopes[INCLUSIVE_SME].describe()
+    out = []
+    for rec in _as_records(summary_now):
+        reported, detail = _int(rec.get("sme_households")), outstanding.get(rec["bank_id"], 0)
+        if reported is not None and reported < detail:
+            out.append(fd.warning(
+                "sme_households_below_detail",
+                f"报送普惠型小微企业贷款户数 {reported:,} 户，少于本行当年贷款明细中尚未到期的普惠型小微企业贷款借款人 "
+                f"{detail:,} 户（口径：{scope}）；请核实主要指标或贷款明细的借款人类型、单户授信总额",
+                **_place(rec, BANK_SUMMARY, "sme_households", _text(rec.get("bank")))))
+    return out
+
+
+def _household_note(year: _YearLoans, rule: str) -> str:
+    return f"{rule}；口径：{year.scopes[HOUSEHOLDS].describe()}"
+
+
+def _claimed_first_elsewhere(claim: Mapping[str, Any], winner: Mapping[str, Any] | None) -> bool:
+    """Whether the earlier loan that makes `claim` no first loan is another bank's counted claim of the same cycle
+    (two banks claiming one borrower: counted once, for the bank that lent first)."""
+    return (winner is not None and winner["cycle"] == claim["cycle"]
+            and _text(winner["bank_id"]) != _text(claim["bank_id"]) and _date(winner["loan_date"]) == claim["earlier_date"])
 
 
 def _first_loan_part(plan: Plan, cycle: dt.date, year: _YearLoans, position: int, summary_now: pd.DataFrame,
                      banks: Iterable[str]) -> tuple[list[dict[str, Any]], list[fd.Finding], dict[str, int]]:
     counts = year.first_loans.at(position)
-    rows = _household_rows(plan, "first_loan_households", counts, banks, "首贷户",
-                           "当年贷款明细中是否首贷户=是的借款人，剔除无还本续贷和此前周期已有贷款的，跨行只计一次，"
-                           "计入最先发放的银行")
+    tally = _tally(year.first_loan_scope, position)
+    rows = _household_rows(plan, "first_loan_households", counts, banks, "首贷户", _household_note(
+        year, "当年贷款明细中是否首贷户=是的借款人，剔除无还本续贷、此前任一周期（含以前年度）已有贷款和本期在任一银行已有"
+              "更早发放贷款的，跨行只计一次，计入最先发放的银行"), tally, "笔报为首贷的贷款")
     per_bank = counts.bank
 
     out: list[fd.Finding] = []
@@ -309,7 +397,13 @@ def _first_loan_part(plan: Plan, cycle: dt.date, year: _YearLoans, position: int
                 "first_loan_had_earlier_loan",
                 f"{who} 在 {rec['earliest_cycle']} 周期的贷款明细中已有贷款，本期填报为首贷户不予认定",
                 **_place(rec, LOANS, "is_first_loan", bank)))
-        elif rec["valid"] and not rec["counted"]:
+        elif rec["reason"] == EARLIER_DATE and not _claimed_first_elsewhere(rec, year.winners.get(rec["borrower_key"])):
+            out.append(fd.warning(
+                "first_loan_had_earlier_loan",
+                f"{who} 本期在「{rec['earlier_bank'] or '未知银行'}」已有发放日期更早（{rec['earlier_date']}）的贷款，"
+                f"本笔（发放日期 {_date(rec['loan_date'])}）填报为首贷户不予认定",
+                **_place(rec, LOANS, "is_first_loan", bank)))
+        else:   # a claim another bank's earlier (or same-day) claim of the same borrower counts for
             winner = year.winners.get(rec["borrower_key"])
             if winner is not None and _text(winner["bank_id"]) != _text(rec["bank_id"]):
                 out.append(fd.info(
@@ -322,9 +416,11 @@ def _first_loan_part(plan: Plan, cycle: dt.date, year: _YearLoans, position: int
         bank_id = rec["bank_id"]
         derived = per_bank.get(bank_id, 0)
         if reported is not None and reported != derived:
+            left = _left_out(tally, "bank", bank_id, "笔报为首贷的贷款")
             out.append(fd.warning(
                 "first_loan_count_differs",
-                f"报送首贷户数（当年累计）{reported:,} 户，按贷款明细认定 {derived:,} 户，相差 {reported - derived:+,} 户",
+                f"报送首贷户数（当年累计）{reported:,} 户，按贷款明细认定 {derived:,} 户，相差 {reported - derived:+,} 户"
+                + (f"（按口径{year.scopes[HOUSEHOLDS].describe()}认定{left}）" if left else ""),
                 **_place(rec, BANK_SUMMARY, "first_loan_households_reported", _text(rec.get("bank")))))
     return rows, out, per_bank
 
@@ -435,7 +531,10 @@ def _indicator_rows(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | Non
     first_per_bank: dict[str, int] = {}
     if year.loan_rows(position):   # without any 贷款明细 this year there is nothing to count, not zero households
         rows += _household_rows(plan, "credit_loan_households", year.credit.at(position), banks,
-                                "获得信用贷款的借款人", "当年贷款明细中担保方式为信用，按证件号码去重")
+                                "获得信用贷款的借款人", _household_note(year, "当年贷款明细中担保方式为信用，按证件号码去重"),
+                                _tally(year.credit_scope, position), "笔信用贷款")
+        rows += _sme_rows(plan, year, position, banks)
+        out += _sme_household_findings(year, cycle, summary_now)
         first_rows, first_findings, first_per_bank = _first_loan_part(plan, cycle, year, position, summary_now, banks)
         rows += first_rows
         out += first_findings
@@ -467,19 +566,23 @@ def reply_workdays(plan: Plan) -> int:
 
 
 def cycle_figures(plan: Plan, cycle: dt.date, summary_year: pd.DataFrame | None, loans_year: pd.DataFrame | None,
-                  applications_year: pd.DataFrame | None, noloan_year: pd.DataFrame | None
-                  ) -> tuple[list[dict[str, Any]], list[fd.Finding]]:
+                  applications_year: pd.DataFrame | None, noloan_year: pd.DataFrame | None,
+                  earlier_loans: pd.DataFrame | None = None) -> tuple[list[dict[str, Any]], list[fd.Finding]]:
     """The figures of `cycle` before targets are applied, and the findings about its rows: the expensive part of
     `lending_indicators`, which takes them from its `cache` when a caller computed them already (the same
     arguments)."""
-    return year_figures(plan, [cycle], summary_year, loans_year, applications_year, noloan_year)[cycle.isoformat()]
+    return year_figures(plan, [cycle], summary_year, loans_year, applications_year, noloan_year,
+                        earlier_loans)[cycle.isoformat()]
 
 
 def year_figures(plan: Plan, cycles: Iterable[dt.date], summary_year: pd.DataFrame | None,
                  loans_year: pd.DataFrame | None, applications_year: pd.DataFrame | None,
-                 noloan_year: pd.DataFrame | None) -> dict[str, tuple[list[dict[str, Any]], list[fd.Finding]]]:
+                 noloan_year: pd.DataFrame | None, earlier_loans: pd.DataFrame | None = None
+                 ) -> dict[str, tuple[list[dict[str, Any]], list[fd.Finding]]]:
     """`cycle_figures` of each of `cycles` (ISO text → figures and findings), the loans and lists of each year
-    gone through once for all its cycles: about the cost of the latest cycle alone."""
+    gone through once for all its cycles: about the cost of the latest cycle alone. `earlier_loans`: borrowers
+    with a loan before the year (`earlier_borrowers`), for the first-loan rule; rows of the year itself or later
+    are ignored."""
     workdays = reply_workdays(plan)
     wanted = sorted(set(cycles))
     # a frame without a `cycle` column is each cycle's own (`_upto`): such cycles cannot share one pass
@@ -487,7 +590,10 @@ def year_figures(plan: Plan, cycles: Iterable[dt.date], summary_year: pd.DataFra
     groups = [[c] for c in wanted] if undated else [list(g) for _, g in groupby(wanted, key=lambda c: c.year)]
     out: dict[str, tuple[list[dict[str, Any]], list[fd.Finding]]] = {}
     for group in groups:
-        year = _YearLoans(plan, group, loans_year, noloan_year)
+        before = None
+        if earlier_loans is not None and len(earlier_loans):
+            before = earlier_loans[earlier_loans["cycle"].astype(str) < f"{group[0].year:04d}"]
+        year = _YearLoans(plan, group, loans_year, noloan_year, before)
         for cycle in group:
             out[cycle.isoformat()] = _indicator_rows(plan, cycle, summary_year, year, applications_year, workdays)
     return out
@@ -526,6 +632,7 @@ def lending_indicators(
     *,
     cache: dict | None = None,
     earlier: Mapping[str, list[dict[str, Any]]] | None = None,
+    earlier_loans: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[fd.Finding]]:
     """The lending indicators of `cycle`, each per scope with its target and status.
 
@@ -545,6 +652,7 @@ def lending_indicators(
 
     `earlier`: cycle → `stored_figures` of a cycle computed in an earlier run whose inputs have not changed since:
     the previous cycle's values (``rising`` targets) are taken from there instead of computing that cycle again.
+    `earlier_loans`: borrowers with a loan in an earlier year (`earlier_borrowers`), for the first-loan rule.
     """
     cache = {} if cache is None else cache
     current = cycle.isoformat()
@@ -558,7 +666,7 @@ def lending_indicators(
         missing.insert(0, previous_cycle)
     if missing:      # both in one pass when both are needed
         cache.update(year_figures(plan, [dt.date.fromisoformat(c) for c in missing], summary_year, loans_year,
-                                  applications_year, noloan_year))
+                                  applications_year, noloan_year, earlier_loans))
     rows, out = cache[current][0], list(cache[current][1])
     previous = None
     if previous_cycle is not None:

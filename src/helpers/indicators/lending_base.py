@@ -19,6 +19,8 @@ from ..plan.model import BANK_CATEGORIES, Plan, Unit, name_key
 SCOPES = ("city", "category", "county", "bank")
 RENEWAL_NOT_FIRST = "renewal"
 EARLIER_CYCLE = "earlier_cycle"
+EARLIER_DATE = "earlier_date"        # an earlier-dated loan of the same cycle, at any bank
+OUT_OF_SCOPE = "out_of_scope"        # a borrower outside the plan's household scope (lending_scope)
 DEFAULT_WORKDAYS = 5
 BANK_PLAN_ITEMS = {
     "inclusive_sme_loan_balance_increase": "普惠型小微企业贷款余额较年初增量",

@@ -77,17 +77,18 @@ def scopes(plan: Plan) -> dict[str, LoanScope]:
     return out
 
 
-def left_out_text(codes: np.ndarray, amounts: np.ndarray | None = None, what: str = "笔") -> str:
-    """What a basis says of the loans a scope left out or counted without knowing: 「另有 3 笔不属于口径未计入（单户授信
-    总额超过上限 1 笔、借款人类型不符 2 笔）；未填借款人类型或单户授信总额的 4 笔按口径内计入」; '' when all were in."""
+def left_out_text(other: float, above: float, unplaced: float, left_amount: float | None = None,
+                  what: str = "笔贷款") -> str:
+    """What a basis says of the loans a scope left out (`other`: a type outside it, `above`: 单户授信总额 above its
+    limit, with `left_amount` 万元 between them) and of those counted without being placeable (`unplaced`):
+    「另有 3 笔贷款、1,200.00 万元不属于口径，未计入（单户授信总额超过上限 1 笔、借款人类型不符 2 笔）；未填借款人类型
+    或单户授信总额的 4 笔贷款按口径内计入」; '' when every loan was in."""
+    other, above, unplaced = int(other), int(above), int(unplaced)
     parts = []
-    other, above, unplaced = (int((codes == c).sum()) for c in (OTHER_TYPE, LINE_ABOVE, UNPLACED))
     if other or above:
-        reasons = "、".join(p for p in (f"单户授信总额超过上限 {above:,} {what}" if above else "",
-                                        f"借款人类型不符 {other:,} {what}" if other else "") if p)
-        amount = ""
-        if amounts is not None:
-            amount = f"、{float(np.nansum(amounts[(codes == OTHER_TYPE) | (codes == LINE_ABOVE)])):,.2f} 万元"
+        reasons = "、".join(p for p in (f"单户授信总额超过上限 {above:,} 笔" if above else "",
+                                        f"借款人类型不符 {other:,} 笔" if other else "") if p)
+        amount = f"、{left_amount:,.2f} 万元" if left_amount is not None else ""
         parts.append(f"另有 {other + above:,} {what}{amount}不属于口径，未计入（{reasons}）")
     if unplaced:
         parts.append(f"未填借款人类型或单户授信总额的 {unplaced:,} {what}按口径内计入")

@@ -12,9 +12,11 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ..core.values import cell_date as _date, cell_missing as _missing
+from ..core.values import cell_date as _date, cell_float as _num, cell_missing as _missing
 from ..plan.model import Plan
-from .lending_base import EARLIER_CYCLE, RENEWAL_NOT_FIRST, _as_records, _cycle_text, _ensure, _flags, _int, \
+from . import lending_scope
+from .lending_scope import IN_SCOPE, LINE_ABOVE, OTHER_TYPE, UNPLACED
+from .lending_base import EARLIER_CYCLE, EARLIER_DATE, OUT_OF_SCOPE, RENEWAL_NOT_FIRST, _as_records, _cycle_text, _ensure, _flags, _int, \
     _per_value, _text
 
 
@@ -36,9 +38,9 @@ def _upto(frame: pd.DataFrame | None, cycle: dt.date, columns: Iterable[str], on
     return frame.assign(cycle=texts)[keep].reset_index(drop=True)
 
 
-_LOAN_COLUMNS = ["bank_id", "bank", "category", "borrower", "borrower_id", "borrower_key", "loan_date",
-                 "guarantee_method", "is_first_loan", "is_renewal", "first_claim", "county_unit_id", "county_name",
-                 "file", "sheet", "row"]
+_LOAN_COLUMNS = ["bank_id", "bank", "category", "borrower", "borrower_id", "borrower_key", "borrower_type",
+                 "loan_date", "maturity_date", "amount", "credit_line", "guarantee_method", "is_first_loan", "is_renewal", "first_claim",
+                 "county_unit_id", "county_name", "file", "sheet", "row"]
 _APPLICATION_COLUMNS = ["bank_id", "bank", "category", "applicant", "applicant_id", "applicant_key", "applied_on",
                         "replied_on", "result", "file", "sheet", "row"]
 # The columns `lending_indicators` reads of each year table (a caller may leave the others out).
@@ -46,9 +48,13 @@ INPUT_COLUMNS = {"loans": _LOAN_COLUMNS, "applications": _APPLICATION_COLUMNS,
                  "noloan_list": ["county_unit_id", "entity_key"]}
 
 
-def _claims(loans: pd.DataFrame) -> pd.DataFrame:
-    """`first_loan_claims` of the loans `_upto` gave."""
-    columns = ["cycle", *_LOAN_COLUMNS, "valid", "reason", "earliest_cycle", "counted"]
+def _claims(loans: pd.DataFrame, in_scope: np.ndarray | None = None,
+            earlier: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`first_loan_claims` of the loans `_upto` gave. `in_scope`: per loan, whether its borrower is of the plan's
+    household scope (`lending_scope`); `earlier`: borrowers with a loan before this year (`borrower_key`, `cycle`:
+    their first cycle), from every earlier cycle available."""
+    columns = ["cycle", *_LOAN_COLUMNS, "valid", "reason", "earliest_cycle", "earlier_bank", "earlier_date",
+               "counted"]
     if not len(loans):
         return pd.DataFrame(columns=columns)
     stated = _flags(loans["first_claim"])
@@ -56,18 +62,29 @@ def _claims(loans: pd.DataFrame) -> pd.DataFrame:
     first_claim = stated.where(~loans["first_claim"].isna(), derived)
     flagged = _flags(loans["is_first_loan"]) | first_claim
     has_key = loans["borrower_key"].notna()
-    # each borrower's first cycle with any loan (ISO texts sort as dates; compared as sorted codes)
-    cycle_codes, cycle_names = pd.factorize(loans["cycle"], sort=True)
-    key_codes, key_names = pd.factorize(loans.loc[has_key, "borrower_key"])
+    # each borrower's first cycle with any loan, earlier years included (ISO texts sort as dates; compared as
+    # sorted codes)
+    before = earlier if earlier is not None and len(earlier) else pd.DataFrame({"borrower_key": [], "cycle": []})
+    all_keys = np.concatenate([loans.loc[has_key, "borrower_key"].to_numpy(dtype=object),
+                               before["borrower_key"].to_numpy(dtype=object)])
+    all_cycles = np.concatenate([loans.loc[has_key, "cycle"].to_numpy(dtype=object),
+                                 before["cycle"].to_numpy(dtype=object)])
+    cycle_codes, cycle_names = pd.factorize(all_cycles, sort=True)
+    key_codes, key_names = pd.factorize(all_keys)
     first = np.full(len(key_names), len(cycle_names), dtype=np.int64)
-    np.minimum.at(first, key_codes, cycle_codes[has_key.to_numpy()])
+    np.minimum.at(first, key_codes, cycle_codes)
     first_code = pd.Series(first, index=np.asarray(key_names, dtype=object))
-    claims = loans[flagged & has_key].copy()
+    scoped = pd.Series(True if in_scope is None else in_scope, index=loans.index, dtype="bool")
+    claims = loans[flagged & has_key].assign(in_scope=scoped[flagged & has_key])
     names = cycle_names.tolist()
     claims["earliest_cycle"] = [names[c] for c in first_code.reindex(claims["borrower_key"].to_numpy()).tolist()]
+    claims = claims.join(_earlier_in_cycle(loans[has_key], claims))
     renewal = _flags(claims["is_renewal"])
-    earlier = claims["cycle"] > claims["earliest_cycle"]
-    claims["reason"] = [RENEWAL_NOT_FIRST if r else (EARLIER_CYCLE if e else None) for r, e in zip(renewal, earlier)]
+    earlier_cycle = claims["cycle"] > claims["earliest_cycle"]
+    earlier_date = claims["earlier_date"].notna()
+    claims["reason"] = [RENEWAL_NOT_FIRST if r else EARLIER_CYCLE if c else EARLIER_DATE if d else
+                        None if s else OUT_OF_SCOPE
+                        for r, c, d, s in zip(renewal, earlier_cycle, earlier_date, claims["in_scope"])]
     claims["valid"] = claims["reason"].isna()
     # the order of `(loan date or date.max, cycle, bank or "\uffff", file, row or 0)`, ties kept in place
     order = pd.DataFrame({
@@ -85,8 +102,27 @@ def _claims(loans: pd.DataFrame) -> pd.DataFrame:
     return claims[columns].reset_index(drop=True)
 
 
-
-
+def _earlier_in_cycle(loans: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+    """For each claim (index of `claims`): the bank and 发放日期 of its borrower's earliest loan of the same cycle,
+    at any bank, when that loan was granted before the claimed one (else both null). Loans of one cycle are ordered
+    by 发放日期 across banks: the cycle a bank reports in says nothing about which loan came first."""
+    result = pd.DataFrame({"earlier_bank": None, "earlier_date": None}, index=claims.index, dtype="object")
+    mine = loans[loans["borrower_key"].isin(set(claims["borrower_key"]))]
+    dates = pd.Series(_per_value(mine["loan_date"], _date), index=mine.index, dtype="object")
+    mine = mine.assign(_day=dates)[dates.notna()]
+    if not len(mine):
+        return result
+    mine = mine.assign(_ordinal=[d.toordinal() for d in mine["_day"]])
+    earliest = mine.sort_values("_ordinal", kind="stable").drop_duplicates(["borrower_key", "cycle"])
+    by_group = {(k, c): (b, d) for k, c, b, d in zip(earliest["borrower_key"], earliest["cycle"], earliest["bank"],
+                                                      earliest["_day"])}
+    for index, key, cycle, day in zip(claims.index, claims["borrower_key"], claims["cycle"],
+                                      _per_value(claims["loan_date"], _date)):
+        found = by_group.get((key, cycle))
+        if day is not None and found is not None and found[1] < day:
+            result.at[index, "earlier_bank"] = _text(found[0])
+            result.at[index, "earlier_date"] = found[1]
+    return result
 
 
 _NEVER = np.iinfo(np.int64).max
@@ -158,6 +194,54 @@ class _Households:
                        nonzero(self.categories, "category"), nonzero(self.counties, "county"))
 
 
+class _Sums:
+    """Year-to-date sums of `weights` (name → a value per record) per bank, bank category, county and city-wide,
+    at every cycle position; the records as `_household_frame` gives them, with their cycle positions."""
+
+    def __init__(self, plan: Plan, records: pd.DataFrame, at: np.ndarray, n_cycles: int,
+                 weights: dict[str, np.ndarray]):
+        banks, self.banks = _factorized(records["bank_id"])
+        category = {u.id: u.category or "" for u in plan.banks}
+        bank_category, self.categories = _factorized(pd.Series([category.get(b) for b in self.banks], dtype=object))
+        categories = np.append(bank_category, -1).astype(np.int64)[banks]
+        counties, self.counties = _factorized(records["county_unit_id"])
+        self.names = list(weights)
+        self._tables: dict[str, dict[str, np.ndarray]] = {}
+        for name, weight in weights.items():
+            weight = np.nan_to_num(np.asarray(weight, dtype=float))
+            tables = {}
+            for scope, groups, n_groups in (("city", np.zeros(len(records), dtype=np.int64), 1),
+                                            ("bank", banks, len(self.banks)),
+                                            ("category", categories, len(self.categories)),
+                                            ("county", counties, len(self.counties))):
+                ok = groups >= 0
+                table = np.zeros((n_groups, n_cycles + 1), dtype=float)
+                np.add.at(table, (groups[ok], np.minimum(at[ok], n_cycles)), weight[ok])
+                tables[scope] = table[:, :n_cycles].cumsum(axis=1)
+            self._tables[name] = tables
+
+    def at(self, position: int, name: str) -> _Counts:
+        tables = self._tables[name]
+
+        def per(names: list, scope: str) -> dict[str, float]:
+            return {n: float(v) for n, v in zip(names, tables[scope][:, position])}
+
+        return _Counts(float(tables["city"][0, position]), per(self.banks, "bank"), per(self.categories, "category"),
+                       per(self.counties, "county"))
+
+
+def _scope_weights(codes: np.ndarray, amounts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Weights for `_Sums` of loans classified by `LoanScope.classify`: how many were left out (a type outside
+    the scope, a line above it), how many could not be placed, and, given `amounts`, the amounts in and out."""
+    out = {"other": (codes == OTHER_TYPE).astype(float), "above": (codes == LINE_ABOVE).astype(float),
+           "unplaced": (codes == UNPLACED).astype(float)}
+    if amounts is not None:
+        counted = (codes == IN_SCOPE) | (codes == UNPLACED)
+        out["amount"] = np.where(counted, amounts, 0.0)
+        out["left_amount"] = np.where(counted, 0.0, amounts)
+    return out
+
+
 class _YearLoans:
     """The loans and no-loan lists of one year up to the last of `cycles`, indexed once for the year-to-date
     figures of each of those cycles: who was first seen where and when, so that a cycle's distinct counts are
@@ -167,7 +251,7 @@ class _YearLoans:
     with any loan, so a later cycle never changes which claims are valid nor which one counts."""
 
     def __init__(self, plan: Plan, cycles: list[dt.date], loans_year: pd.DataFrame | None,
-                 noloan_year: pd.DataFrame | None):
+                 noloan_year: pd.DataFrame | None, earlier_loans: pd.DataFrame | None = None):
         last = max(cycles)
         loans = _upto(loans_year, last, _LOAN_COLUMNS, only=True)
         noloan = _upto(noloan_year, last, ["county_unit_id", "entity_key"], only=True)
@@ -182,12 +266,27 @@ class _YearLoans:
         self._bank_first = bank_first
         self._loan_rows = _running_counts(np.zeros(len(loans), dtype=np.int64), loan_at, 1, n)[0]
 
-        is_credit = ((loans["guarantee_method"] == "信用") & loans["borrower_key"].notna()).to_numpy(dtype=bool)
-        self.credit = _Households(plan, _household_frame(loans[is_credit]), loan_at[is_credit], n)
+        # the plan's 口径: 普惠型小微企业贷款, and the households the household counts count
+        self.scopes = lending_scope.scopes(plan)
+        loan_records = _household_frame(loans)
+        amounts = np.array([a if a is not None else np.nan for a in _per_value(loans["amount"], _num)], dtype=float)
+        sme_codes = self.scopes[lending_scope.INCLUSIVE_SME].classify(loans)
+        self.sme = _Sums(plan, loan_records, loan_at, n, _scope_weights(sme_codes, amounts))
+        self._sme_outstanding = self._outstanding(loans, loan_at, sme_codes)
+        household_codes = self.scopes[lending_scope.HOUSEHOLDS].classify(loans)
+        household = (household_codes == IN_SCOPE) | (household_codes == UNPLACED)
 
-        claims = _claims(loans)
+        is_credit = ((loans["guarantee_method"] == "信用") & loans["borrower_key"].notna()).to_numpy(dtype=bool)
+        self.credit = _Households(plan, loan_records[is_credit & household], loan_at[is_credit & household], n)
+        self.credit_scope = _Sums(plan, loan_records[is_credit], loan_at[is_credit], n,
+                                  _scope_weights(household_codes[is_credit]))
+
+        claims = _claims(loans, household, earlier_loans)
         self.counted = claims[claims["counted"]] if len(claims) else claims
         self.first_loans = _Households(plan, _household_frame(self.counted), self._positions(self.counted["cycle"]), n)
+        claimed = (_flags(loans["is_first_loan"]) & loans["borrower_key"].notna()).to_numpy(dtype=bool)
+        self.first_loan_scope = _Sums(plan, loan_records[claimed], loan_at[claimed], n,
+                                      _scope_weights(household_codes[claimed]))
         # the claims one of `cycles` may have to say something about (cycle → records): a borrower with a loan in
         # an earlier cycle, or a valid claim another bank's claim counts for; and those counted claims by borrower
         # (the counted claim of a valid one is in the same cycle: see above)
@@ -198,11 +297,12 @@ class _YearLoans:
                 _per_value(self.counted["bank_id"], _text), index=self.counted["borrower_key"].tolist(), dtype="object"))
             other_bank = pd.Series(_per_value(winner_bank, _text), index=claims.index, dtype="object") \
                 != pd.Series(_per_value(claims["bank_id"], _text), index=claims.index, dtype="object")
-            notable = claims[((claims["reason"] == EARLIER_CYCLE) | (claims["valid"] & ~claims["counted"] & other_bank))
+            notable = claims[(claims["reason"].isin([EARLIER_CYCLE, EARLIER_DATE])
+                              | (claims["valid"] & ~claims["counted"] & other_bank))
                              & claims["cycle"].isin([c.isoformat() for c in cycles])]
             for rec in _as_records(notable):
                 self.notable.setdefault(rec["cycle"], []).append(rec)
-            wanted = set(notable.loc[notable["valid"], "borrower_key"])
+            wanted = set(notable.loc[notable["valid"] | (notable["reason"] == EARLIER_DATE), "borrower_key"])
             winners = self.counted[self.counted["borrower_key"].isin(wanted)]
             self.winners = {rec["borrower_key"]: rec for rec in _as_records(winners)}
 
@@ -221,6 +321,29 @@ class _YearLoans:
             group, key, first = _first_seen(groups, entity, listed_at)
             self._listed[scope] = (_running_counts(group, first, n_groups, n),
                                    _running_counts(group, np.maximum(first, borrowed_first[key]), n_groups, n))
+
+    def _outstanding(self, loans: pd.DataFrame, at: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Bank code, borrower code, cycle position and 到期日期 (ordinal) of the year's loans in the 普惠 口径."""
+        keep = ((codes == IN_SCOPE) | (codes == UNPLACED)) & loans["borrower_key"].notna().to_numpy(dtype=bool)
+        banks = pd.Series(_per_value(loans["bank_id"], _text), dtype="object").to_numpy()
+        code_of = {b: i for i, b in enumerate(self._bank_ids)}
+        bank_codes = np.array([code_of.get(b, -1) for b in banks[keep]], dtype=np.int64)
+        keys, _ = _factorized(loans.loc[keep, "borrower_key"])
+        maturity = np.array([d.toordinal() if d else -1 for d in _per_value(loans.loc[keep, "maturity_date"], _date)],
+                            dtype=np.int64)
+        return bank_codes, keys.astype(np.int64), at[keep], maturity
+
+    def sme_borrowers_outstanding(self, cycle: dt.date) -> dict[str, int]:
+        """Per bank: distinct borrowers with a loan of this year in the 普惠 口径 granted up to `cycle` and maturing
+        after it (a loan without 到期日期 is left out): the least its 普惠型小微企业贷款户数 can be."""
+        banks, keys, at, maturity = self._sme_outstanding
+        live = (at <= self.position(cycle)) & (at >= 0) & (maturity > cycle.toordinal()) & (banks >= 0)
+        if not live.any():
+            return {}
+        width = int(keys.max()) + 1
+        pairs = np.unique(banks[live] * width + keys[live])
+        counts = np.bincount(pairs // width, minlength=len(self._bank_ids))
+        return {self._bank_ids[i]: int(n) for i, n in enumerate(counts) if n}
 
     def _positions(self, cycles: pd.Series) -> np.ndarray:
         codes, uniques = _factorized(cycles)

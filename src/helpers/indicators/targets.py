@@ -35,6 +35,7 @@ INDICATORS: dict[str, IndicatorSpec] = {
     "first_loan_households_reported": IndicatorSpec("首贷户数（银行报送）", "户"),
     "noloan_conversion_rate": IndicatorSpec("无贷户名单转化率", "比例"),
     "inclusive_sme_loan_growth": IndicatorSpec("普惠型小微企业贷款同比增速", "比例"),
+    "inclusive_sme_loans_granted": IndicatorSpec("普惠型小微企业贷款当年发放额（按贷款明细）", "万元"),
     # the working days are the plan's (reply_workdays): the label names none, the basis and the chart title do
     "reply_within_5_workdays_rate": IndicatorSpec("无贷户授信申请按时回复率", "比例"),
     "transfer_pricing_discount_bp": IndicatorSpec("小微企业内部转移定价优惠", "BP"),

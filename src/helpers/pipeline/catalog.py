@@ -131,6 +131,11 @@ class Catalog:
         year = cycle[:4]
         return [c for c in self.raw_cycles() if c[:4] == year and c <= cycle]
 
+    def earlier_years_cycles(self, cycle: str) -> list[str]:
+        """Raw cycle folders of the years before `cycle`'s, oldest first (the first-loan rule looks back at them)."""
+        year = cycle[:4]
+        return [c for c in self.raw_cycles() if c[:4] < year]
+
     def previous(self, cycle: str) -> str:
         return previous_cycle(parse_cycle(cycle, self.report_days), self.report_days).isoformat()
 

@@ -33,15 +33,16 @@ from .workers import _give_back_memory, _worker_folders, _worker_run, can_use_wo
 
 
 def ingest(run: Run) -> pd.DataFrame:
-    """Ingest every raw cycle of the year up to this one whose files, the plan or the helpers' code changed since
-    it was last ingested (so a user who skipped a cycle still gets year-to-date figures, and one who upgraded the
-    suite gets the new code's tables). Returns one row per cycle: what was done.
+    """Ingest every raw cycle up to this one whose files, the plan or the helpers' code changed since it was last
+    ingested (so a user who skipped a cycle still gets year-to-date figures, and one who upgraded the suite gets
+    the new code's tables); earlier years' cycles too, since a 首贷户 is a borrower's first loan ever. Returns one
+    row per cycle: what was done.
 
     When there is much to read (a first run on a year of ledgers), the workbooks are read by worker processes
     (`submit`) while this one combines and writes each cycle in turn."""
     rows = []
     todo = []
-    for cycle in run.catalog.year_cycles(run.cycle):
+    for cycle in [*run.catalog.earlier_years_cycles(run.cycle), *run.catalog.year_cycles(run.cycle)]:
         cycle_dir = run.folders.cycle_raw(cycle)
         paths, listing_findings = sources.list_cycle_files(cycle_dir)
         # by path: two files may show the same name (one named in GBK, one in UTF-8), and each must be read as itself
@@ -304,7 +305,9 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     after cycle."""
     cat = run.catalog
     cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
-    inputs: list[dict] = []
+    history = [c for c in cat.earlier_years_cycles(run.cycle) if cat.exists(c, "files")]
+    # every earlier year's ledgers are inputs of this year's first-loan figures
+    inputs: list[dict] = [{"cycle": c, **(cat.read_json(c, "ingest") or {})} for c in history]
     todo: list[tuple[str, dict]] = []
     for cycle in cycles:
         inputs.append(cat.read_json(cycle, "ingest") or {})
@@ -320,6 +323,7 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     if todo and ("lending" in run.plan.ledgers or "noloan" in run.plan.ledgers):
         lending_year = {name: _load_year(run, name, todo[-1][0], lending.INPUT_COLUMNS.get(name))
                         for name in ("bank_summary", "loans", "applications", "noloan_list")}
+        lending_year["earlier_loans"] = _earlier_borrowers(run, history)
         wanted = [c for c, _ in todo]
         # recomputed from the first changed cycle on: the figures of the cycle before it (for ``rising`` targets)
         # are those kept by the run that computed it, or computed again in the same pass
@@ -328,7 +332,9 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
             earlier = _stored_figures(run, cycles[first - 1])
             if not earlier:
                 wanted.insert(0, cycles[first - 1])
-        figures = lending.year_figures(run.plan, [dt.date.fromisoformat(c) for c in wanted], *lending_year.values())
+        figures = lending.year_figures(run.plan, [dt.date.fromisoformat(c) for c in wanted],
+                                       lending_year["bank_summary"], lending_year["loans"], lending_year["applications"],
+                                       lending_year["noloan_list"], lending_year["earlier_loans"])
     for cycle, fingerprint in todo:
         _indicators(run, cycle, cleaned[cycle], lending_year, figures, earlier)
         cat.write_json(cycle, "indicators", fingerprint)
@@ -417,6 +423,18 @@ def _load_year(run: Run, name: str, cycle: str, columns: list[str] | None = None
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _earlier_borrowers(run: Run, cycles: list[str]) -> pd.DataFrame:
+    """`lending.earlier_borrowers` of the `cycles` of earlier years, from the loans their ingest wrote."""
+    frames = []
+    for c in cycles:
+        path = run.catalog.path(c, "loans_raw")
+        if path.is_file():
+            present = set(pq.read_schema(path).names)
+            frames.append(lending.earlier_borrowers(
+                run.catalog.read(c, "loans_raw", [col for col in ("borrower", "borrower_id") if col in present]), c))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["borrower_key", "cycle"])
+
+
 def _stored_figures(run: Run, cycle: str) -> dict[str, list[dict]]:
     """{cycle: its lending figures as the run that computed its indicators kept them}, or {} when not kept."""
     frame = run.catalog.read(cycle, "lending_figures")
@@ -435,7 +453,8 @@ def _indicators(run: Run, cycle: str, cleaning_findings: list[fd.Finding], lendi
     if "lending" in plan.ledgers or "noloan" in plan.ledgers:
         found_frame, found = lending.lending_indicators(plan, date, lending_year["bank_summary"], lending_year["loans"],
                                                         lending_year["applications"], lending_year["noloan_list"],
-                                                        cache=figures, earlier=earlier)
+                                                        cache=figures, earlier=earlier,
+                                                        earlier_loans=lending_year["earlier_loans"])
         frames.append(found_frame)
         out += found
         cat.write(cycle, "lending_figures", lending.figure_values(figures[cycle][0]))

@@ -462,6 +462,27 @@ class _Checker:
             self.fail(place, f"「{value}」不是 YYYY-MM-DD 日期")
             return None
 
+    def lending_scope(self, given: Any) -> None:
+        """``plan.lending_scope``: the 口径 of 普惠型小微企业贷款 and of the household counts (indicators.lending_scope)."""
+        if given is None:
+            return
+        if not isinstance(given, dict):
+            self.fail("plan.lending_scope", "应为 inclusive_sme 和 households 两项，各含 borrower_types 与 credit_line_max")
+            return
+        for name, spec in given.items():
+            place = f"plan.lending_scope.{name}"
+            if name not in ("inclusive_sme", "households") or not isinstance(spec, dict):
+                self.fail(place, "应为 inclusive_sme（普惠型小微企业贷款）或 households（首贷户、信用贷款户），"
+                                 "各含 borrower_types 与 credit_line_max")
+                continue
+            types = spec.get("borrower_types")
+            if types is not None and not (isinstance(types, list) and types
+                                          and all(isinstance(t, str) and t.strip() for t in types)):
+                self.fail(f"{place}.borrower_types", "应为借款人类型的列表，如 [小微企业, 个体工商户]")
+            limit = spec.get("credit_line_max")
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+                self.fail(f"{place}.credit_line_max", "单户授信总额上限应为正数（万元），不设上限写 null")
+
     def build(self, raw: Any) -> Plan:
         root = self.mapping(raw, "文件")
         meta = self.mapping(root.get("plan"), "plan")
@@ -485,6 +506,8 @@ class _Checker:
                         isinstance(pair, list) and len(pair) == 2 and all(isinstance(b, (int, float)) for b in pair)
                         and 0 <= pair[0] <= pair[1]):
                     self.fail(f"plan.light_bands.{kind}", "应为 relative 或 points，各为两个递增的非负数（黄/橙、橙/红的分界）")
+
+        self.lending_scope(meta.get("lending_scope"))
 
         tolerances = meta.get("tolerances")
         if tolerances is not None:
