@@ -101,6 +101,7 @@ CODE_LABELS = {
     "first_loan_had_earlier_loan": "首贷户此前已有贷款",
     "first_loan_claimed_twice": "首贷户被多家银行填报",
     "first_loan_count_differs": "首贷户数与明细不符",
+    "sme_households_below_detail": "普惠户数少于明细",
     "date_after_report": "日期晚于报送日",
     "reply_before_application": "回复早于申请",
     "decision_without_reply_date": "有办理结果但无回复日期",

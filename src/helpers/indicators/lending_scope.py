@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..core.values import cell_float as _num
 from ..plan.model import Plan
+from .lending_base import _per_value
 
 INCLUSIVE_SME = "inclusive_sme"
 HOUSEHOLDS = "households"
@@ -53,7 +54,7 @@ class LoanScope:
         types = loans["borrower_type"] if "borrower_type" in loans.columns else pd.Series([None] * n, dtype="object")
         typed = types.notna().to_numpy(dtype=bool) & (types.astype("string").str.strip().fillna("") != "").to_numpy(dtype=bool)
         other = typed & ~types.isin(self.borrower_types).to_numpy(dtype=bool)
-        lines = (pd.to_numeric(pd.Series([_num(v) for v in loans["credit_line"]], dtype="float64"), errors="coerce")
+        lines = (pd.Series(_per_value(loans["credit_line"], lambda v: _num(v)), dtype="float64")
                  if "credit_line" in loans.columns else pd.Series(np.nan, index=range(n), dtype="float64"))
         line_known = lines.notna().to_numpy(dtype=bool)
         above = line_known & (lines.to_numpy(dtype=float) > self.credit_line_max + 1e-9) \
