@@ -111,9 +111,60 @@ def _text_outputs(notebook: Path) -> str:
                      for cell in nb["cells"] for out in cell.get("outputs", []))
 
 
+def _state(root: Path) -> dict:
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for top in ("processed", "reports")
+            for p in sorted((root / top).rglob("*")) if p.is_file()}
+
+
+def test_rerun_with_nothing_changed_touches_nothing(small_cycle: Path):
+    """Nothing changed since the last run: no notebook runs, no file is written, the last summary is shown."""
+    before = _state(small_cycle)
+    result = taizhang("run", "--raw", "raw", "--processed", "processed", "--reports", "reports", cwd=small_cycle)
+    assert result.returncode == 0, result.stderr
+    assert "与上次运行完全相同" in result.stdout and "01_ingest" not in result.stdout
+    assert "读取：本期 3 个文件" in result.stdout and "report.html" in result.stdout
+    assert _state(small_cycle) == before
+
+
+def test_a_changed_input_or_output_means_a_full_run(small_cycle: Path):
+    from helpers.pipeline.run import open_run
+    from helpers.pipeline.unchanged import run_inputs, unchanged_lines
+
+    root = small_cycle.resolve()
+    run = open_run(None, None, str(root / "raw"), str(root / "processed"), str(root / "reports"))
+
+    def unchanged() -> bool:
+        return unchanged_lines(run, run_inputs(run)) is not None
+
+    assert unchanged()
+    ledger = sorted((root / "raw/2022-06-10").iterdir())[0]      # an earlier cycle's file counts too
+    content = ledger.read_bytes()
+    ledger.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))  # same size, other content
+    try:
+        assert not unchanged()
+    finally:
+        ledger.write_bytes(content)
+    assert unchanged()                                          # the raw files count by content, not by date
+    report = root / "reports/2022-06-25/report.html"
+    stat = report.stat()
+    os.utime(report, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))   # an output written by someone else
+    try:
+        assert not unchanged()
+    finally:
+        os.utime(report, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (root / "raw/2022-06-25/说明.txt").write_text("新增的文件", encoding="utf-8")
+    try:
+        assert not unchanged()
+    finally:
+        (root / "raw/2022-06-25/说明.txt").unlink()
+    assert unchanged()
+
+
 def test_rerun_gives_identical_tables(small_cycle: Path):
     first = {p.name: p.read_bytes() for p in (small_cycle / "processed/2022-06-25").glob("*.parquet")}
+    (small_cycle / "processed/2022-06-25/run.json").unlink()    # every stage checks its own inputs again
     result = taizhang("run", "--raw", "raw", "--processed", "processed", "--reports", "reports", cwd=small_cycle)
+    assert "01_ingest" in result.stdout
     assert result.returncode == 0, result.stderr
     second = {p.name: p.read_bytes() for p in (small_cycle / "processed/2022-06-25").glob("*.parquet")}
     assert first == second

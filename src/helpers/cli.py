@@ -190,12 +190,41 @@ def _lean_imports() -> None:
 
 
 def run_cycle(args: argparse.Namespace) -> int:
+    unchanged = _unchanged_since_last_run(args)
+    if unchanged is not None and unchanged[2] is not None:
+        stdout, stderr = unchanged[2]
+        print(f"周期 {unchanged[0].cycle}：台账、计划和程序与上次运行完全相同，沿用上次的报告和处理结果")
+        print("\n".join(stdout))
+        if stderr:
+            print("\n".join(stderr), file=sys.stderr)
+        return 0
+    said: tuple[list[str], list[str]] = ([], [])
     # the kernel first: it starts up while papermill and the helpers are imported here
     with _kernel(_kernel_name(), _warm_up_code(args)) as km:
-        return _run_notebooks(args, km)
+        status = _run_notebooks(args, km, said)
+    if status == 0 and unchanged is not None:
+        from .pipeline.unchanged import keep_record
+
+        keep_record(unchanged[0], unchanged[1], *said)   # after the kernel (and its workers) ended
+    return status
 
 
-def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
+def _unchanged_since_last_run(args: argparse.Namespace) -> tuple[Any, dict, tuple[list[str], list[str]] | None] | None:
+    """(run, its inputs, the last run's printed lines when nothing changed since, else None); None when the run's
+    arguments do not open (the full run says why)."""
+    from .pipeline.run import RunError, open_run
+    from .pipeline.unchanged import run_inputs, unchanged_lines
+
+    try:
+        run = open_run(*_run_arguments(args))
+    except RunError:
+        return None
+    inputs = run_inputs(run)
+    return run, inputs, unchanged_lines(run, inputs)
+
+
+def _run_notebooks(args: argparse.Namespace, km: Any, said: tuple[list[str], list[str]] = ([], [])) -> int:
+    """Run the notebooks; the summary printed at the end is also added to `said` (stdout, stderr lines)."""
     _lean_imports()
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -247,23 +276,28 @@ def _run_notebooks(args: argparse.Namespace, km: Any) -> int:
         with atomic_path(reports_dir / "report.html", run.folders) as tmp:
             tmp.write_text(render_report(report_nb), encoding="utf-8")
     print(f"报告：{reports_dir / 'report.html'}（共 {time.perf_counter() - started:.1f} 秒）")
-    _warn_if_sparse(run)
+    said[1].extend(_warn_if_sparse(run))
     from .pipeline.outputs import terminal_summary
 
     for line in terminal_summary(run):
         print(line)
+        said[0].append(line)
     return 0
 
 
-def _warn_if_sparse(run: Any) -> None:
-    """Say loudly on the terminal what the report says at its top: the cycle folder held few of the ledgers."""
+def _warn_if_sparse(run: Any) -> list[str]:
+    """Say loudly on the terminal what the report says at its top: the cycle folder held few of the ledgers.
+    Returns the lines said."""
     from .reconcile.lights import sparse_cycle
 
     submissions = run.catalog.read(run.cycle, "submissions")
     message = sparse_cycle(run.plan, submissions) if submissions is not None else None
-    if message:
-        line = "!" * 60
-        print(f"{line}\n注意：{message}\n{line}", file=sys.stderr)
+    if not message:
+        return []
+    line = "!" * 60
+    lines = [line, f"注意：{message}", line]
+    print("\n".join(lines), file=sys.stderr)
+    return lines
 
 
 def write_templates_cmd(args: argparse.Namespace) -> int:
