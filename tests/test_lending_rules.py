@@ -175,3 +175,14 @@ def test_first_loan_claims_name_each_reason():
     assert claims.loc[claims["borrower_key"] == "K1", "earliest_cycle"].item() == "2021-12-25"
     assert claims.loc[claims["borrower_key"] == "K2", "earlier_date"].item() == dt.date(2022, 1, 2)
     assert claims["counted"].tolist().count(True) == 1
+
+
+def test_an_earlier_year_kept_only_in_the_processed_folder_still_counts(two_years: Path):
+    """An office that archived last year's raw folders keeps their processed tables: the rule still sees them."""
+    import shutil
+
+    run_cycle(two_years, "2022-01-10")
+    shutil.rmtree(two_years / "raw" / "2021-12-25")
+    indicators, findings = run_cycle(two_years, "2022-01-10")
+    assert one(indicators, "first_loan_households", "city", "全市")["value"] == 2
+    assert "在 2021-12-25 周期的贷款明细中已有贷款" in " ".join(findings["message"])

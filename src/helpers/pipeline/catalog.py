@@ -131,10 +131,15 @@ class Catalog:
         year = cycle[:4]
         return [c for c in self.raw_cycles() if c[:4] == year and c <= cycle]
 
-    def earlier_years_cycles(self, cycle: str) -> list[str]:
-        """Raw cycle folders of the years before `cycle`'s, oldest first (the first-loan rule looks back at them)."""
-        year = cycle[:4]
-        return [c for c in self.raw_cycles() if c[:4] < year]
+    def earlier_years_cycles(self, cycle: str, processed_too: bool = False) -> list[str]:
+        """Cycles of the years before `cycle`'s, oldest first (the first-loan rule looks back at them): the raw
+        folders, and with `processed_too` also cycles whose ledgers only the processed folder still holds (their raw
+        folder archived away)."""
+        names = set(self.raw_cycles())
+        if processed_too and self.folders.processed.is_dir():
+            kept = (p.name for p in self.folders.processed.iterdir() if (p / "loans_raw.parquet").is_file())
+            names |= set(cycle_folders(kept, self.report_days))
+        return sorted(c for c in names if c[:4] < cycle[:4])
 
     def previous(self, cycle: str) -> str:
         return previous_cycle(parse_cycle(cycle, self.report_days), self.report_days).isoformat()

@@ -305,7 +305,7 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     after cycle."""
     cat = run.catalog
     cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
-    history = [c for c in cat.earlier_years_cycles(run.cycle) if cat.exists(c, "files")]
+    history = [c for c in cat.earlier_years_cycles(run.cycle, processed_too=True) if cat.exists(c, "loans_raw")]
     # every earlier year's ledgers are inputs of this year's first-loan figures
     inputs: list[dict] = [{"cycle": c, **(cat.read_json(c, "ingest") or {})} for c in history]
     todo: list[tuple[str, dict]] = []
