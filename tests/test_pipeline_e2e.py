@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,13 @@ def test_a_changed_input_or_output_means_a_full_run(small_cycle: Path):
         assert not unchanged()
     finally:
         (root / "raw/2022-06-25/说明.txt").unlink()
+    assert unchanged()
+    (root / "raw/2021-12-25").mkdir()                            # last year's ledgers: the first-loan rule reads them
+    (root / "raw/2021-12-25/工行.xlsx").write_bytes(content)
+    try:
+        assert not unchanged()
+    finally:
+        shutil.rmtree(root / "raw/2021-12-25")
     assert unchanged()
 
 

@@ -1,7 +1,7 @@
 """A rerun with nothing changed: recognised before the kernel starts, answered with the last run's outputs.
 
 A finished `taizhang run` keeps, in `processed/<cycle>/run.json`, what it was made from (the content of every
-file of the year's raw cycles up to the cycle, the plan folder, the helpers' code, the notebooks, the work
+file of the raw cycles up to the cycle, earlier years' included, the plan folder, the helpers' code, the notebooks, the work
 calendar, the versions of the libraries that shape the outputs) and what it left (name, size and modification
 time of every file in the processed and reports folders), with the lines it printed. A rerun whose inputs and
 outputs are both exactly as recorded would redo every stage to write the same bytes again, so it prints the
@@ -63,7 +63,9 @@ def run_inputs(run: Run) -> dict:
     return {
         "cycle": run.cycle,
         "folders": [str(run.folders.raw), str(run.folders.processed), str(run.folders.reports)],
-        "raw": {c: _contents(run.folders.cycle_raw(c)) for c in run.catalog.year_cycles(run.cycle)},
+        # earlier years' cycles too: the first-loan rule looks back at them
+        "raw": {c: _contents(run.folders.cycle_raw(c))
+                for c in [*run.catalog.earlier_years_cycles(run.cycle), *run.catalog.year_cycles(run.cycle)]},
         "plan": plan_digest(run.plan),
         "plan_folder": _contents(Path(run.plan.path).parent) if run.plan.path else [],
         "code": code_digest(),
