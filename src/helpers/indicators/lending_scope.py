@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..core.values import cell_float as _num
+from ..core.values import cell_float as _num, cell_missing as _missing
 from ..plan.model import Plan
 from .lending_base import _per_value
 
@@ -52,8 +52,10 @@ class LoanScope:
         limit) or `UNPLACED` (type or line blank, so counted). Columns `borrower_type`, `credit_line` (optional)."""
         n = len(loans)
         types = loans["borrower_type"] if "borrower_type" in loans.columns else pd.Series([None] * n, dtype="object")
-        typed = types.notna().to_numpy(dtype=bool) & (types.astype("string").str.strip().fillna("") != "").to_numpy(dtype=bool)
-        other = typed & ~types.isin(self.borrower_types).to_numpy(dtype=bool)
+        # per distinct value: 1 a type of the scope, 0 another type, -1 blank
+        kind = np.array(_per_value(types, lambda t: -1 if _missing(t) or not str(t).strip()
+                                   else int(str(t).strip() in self.borrower_types)), dtype=np.int8)
+        typed, other = kind >= 0, kind == 0
         lines = (pd.Series(_per_value(loans["credit_line"], lambda v: _num(v)), dtype="float64")
                  if "credit_line" in loans.columns else pd.Series(np.nan, index=range(n), dtype="float64"))
         line_known = lines.notna().to_numpy(dtype=bool)

@@ -106,23 +106,21 @@ def _earlier_in_cycle(loans: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame
     """For each claim (index of `claims`): the bank and 发放日期 of its borrower's earliest loan of the same cycle,
     at any bank, when that loan was granted before the claimed one (else both null). Loans of one cycle are ordered
     by 发放日期 across banks: the cycle a bank reports in says nothing about which loan came first."""
-    result = pd.DataFrame({"earlier_bank": None, "earlier_date": None}, index=claims.index, dtype="object")
+    def ordinals(series: pd.Series) -> np.ndarray:
+        return np.array(_per_value(series, lambda d: (_date(d) or dt.date.max).toordinal()), dtype=np.int64)
+
     mine = loans[loans["borrower_key"].isin(set(claims["borrower_key"]))]
-    dates = pd.Series(_per_value(mine["loan_date"], _date), index=mine.index, dtype="object")
-    mine = mine.assign(_day=dates)[dates.notna()]
-    if not len(mine):
-        return result
-    mine = mine.assign(_ordinal=[d.toordinal() for d in mine["_day"]])
-    earliest = mine.sort_values("_ordinal", kind="stable").drop_duplicates(["borrower_key", "cycle"])
-    by_group = {(k, c): (b, d) for k, c, b, d in zip(earliest["borrower_key"], earliest["cycle"], earliest["bank"],
-                                                      earliest["_day"])}
-    for index, key, cycle, day in zip(claims.index, claims["borrower_key"], claims["cycle"],
-                                      _per_value(claims["loan_date"], _date)):
-        found = by_group.get((key, cycle))
-        if day is not None and found is not None and found[1] < day:
-            result.at[index, "earlier_bank"] = _text(found[0])
-            result.at[index, "earlier_date"] = found[1]
-    return result
+    dated = pd.DataFrame({"borrower_key": mine["borrower_key"].to_numpy(dtype=object),
+                          "cycle": mine["cycle"].to_numpy(dtype=object), "day": ordinals(mine["loan_date"]),
+                          "earlier_bank": _per_value(mine["bank"], _text)})
+    earliest = dated.sort_values("day", kind="stable").drop_duplicates(["borrower_key", "cycle"])
+    found = claims[["borrower_key", "cycle"]].merge(earliest, how="left", on=["borrower_key", "cycle"])
+    claimed = ordinals(claims["loan_date"])
+    day = found["day"].fillna(dt.date.max.toordinal()).to_numpy(dtype=np.int64)
+    earlier = (day < claimed) & (claimed < dt.date.max.toordinal())
+    dates = [dt.date.fromordinal(int(d)) if e else None for d, e in zip(day, earlier)]
+    banks = [b if e else None for b, e in zip(found["earlier_bank"], earlier)]
+    return pd.DataFrame({"earlier_bank": banks, "earlier_date": dates}, index=claims.index, dtype="object")
 
 
 _NEVER = np.iinfo(np.int64).max
@@ -214,10 +212,10 @@ class _Sums:
                                             ("bank", banks, len(self.banks)),
                                             ("category", categories, len(self.categories)),
                                             ("county", counties, len(self.counties))):
-                ok = groups >= 0
-                table = np.zeros((n_groups, n_cycles + 1), dtype=float)
-                np.add.at(table, (groups[ok], np.minimum(at[ok], n_cycles)), weight[ok])
-                tables[scope] = table[:, :n_cycles].cumsum(axis=1)
+                ok = (groups >= 0) & (at >= 0)
+                cells = groups[ok].astype(np.int64) * (n_cycles + 1) + np.minimum(at[ok], n_cycles)
+                table = np.bincount(cells, weights=weight[ok], minlength=n_groups * (n_cycles + 1))
+                tables[scope] = table.reshape(n_groups, n_cycles + 1)[:, :n_cycles].cumsum(axis=1)
             self._tables[name] = tables
 
     def at(self, position: int, name: str) -> _Counts:
@@ -272,6 +270,7 @@ class _YearLoans:
         amounts = np.array([a if a is not None else np.nan for a in _per_value(loans["amount"], _num)], dtype=float)
         sme_codes = self.scopes[lending_scope.INCLUSIVE_SME].classify(loans)
         self.sme = _Sums(plan, loan_records, loan_at, n, _scope_weights(sme_codes, amounts))
+        self._keys, _ = _factorized(loans["borrower_key"])
         self._sme_outstanding = self._outstanding(loans, loan_at, sme_codes)
         household_codes = self.scopes[lending_scope.HOUSEHOLDS].classify(loans)
         household = (household_codes == IN_SCOPE) | (household_codes == UNPLACED)
@@ -322,28 +321,37 @@ class _YearLoans:
             self._listed[scope] = (_running_counts(group, first, n_groups, n),
                                    _running_counts(group, np.maximum(first, borrowed_first[key]), n_groups, n))
 
-    def _outstanding(self, loans: pd.DataFrame, at: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Bank code, borrower code, cycle position and 到期日期 (ordinal) of the year's loans in the 普惠 口径."""
-        keep = ((codes == IN_SCOPE) | (codes == UNPLACED)) & loans["borrower_key"].notna().to_numpy(dtype=bool)
-        banks = pd.Series(_per_value(loans["bank_id"], _text), dtype="object").to_numpy()
+    def _outstanding(self, loans: pd.DataFrame, at: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """counts[bank, position]: distinct borrowers with a loan of this year in the 普惠 口径 granted up to that
+        cycle and maturing after it (a loan without 到期日期 is left out)."""
+        n = len(self.cycles)
+        keep = ((codes == IN_SCOPE) | (codes == UNPLACED)) & (self._keys >= 0) & (at >= 0)
         code_of = {b: i for i, b in enumerate(self._bank_ids)}
-        bank_codes = np.array([code_of.get(b, -1) for b in banks[keep]], dtype=np.int64)
-        keys, _ = _factorized(loans.loc[keep, "borrower_key"])
-        maturity = np.array([d.toordinal() if d else -1 for d in _per_value(loans.loc[keep, "maturity_date"], _date)],
-                            dtype=np.int64)
-        return bank_codes, keys.astype(np.int64), at[keep], maturity
+        bank_codes = np.array([code_of.get(b, -1) for b in _per_value(loans.loc[keep, "bank_id"], _text)],
+                              dtype=np.int64)
+        keys = self._keys[keep]
+        maturity = np.array(_per_value(loans.loc[keep, "maturity_date"], lambda d: _date(d).toordinal() if _date(d)
+                                       else -1), dtype=np.int64)
+        cycle_days = np.array([dt.date.fromisoformat(c).toordinal() for c in self.cycles], dtype=np.int64)
+        # each loan is outstanding at the positions from its own to the last cycle before its 到期日期
+        start, end = at[keep], np.searchsorted(cycle_days, maturity, side="left") - 1
+        ok = (bank_codes >= 0) & (end >= start)
+        pairs, pair_of = np.unique(bank_codes[ok] * (int(keys.max()) + 1 if len(keys) else 1) + keys[ok],
+                                   return_inverse=True)
+        width = n + 1
+        change = np.bincount(pair_of * width + start[ok], minlength=len(pairs) * width) \
+            - np.bincount(pair_of * width + end[ok] + 1, minlength=len(pairs) * width)
+        live = change.reshape(len(pairs), width).cumsum(axis=1)[:, :n] > 0
+        pair_bank = bank_codes[ok][np.unique(pair_of, return_index=True)[1]] if len(pairs) else np.zeros(0, np.int64)
+        table = np.zeros((len(self._bank_ids), n), dtype=np.int64)
+        np.add.at(table, pair_bank, live.astype(np.int64))
+        return table
 
     def sme_borrowers_outstanding(self, cycle: dt.date) -> dict[str, int]:
         """Per bank: distinct borrowers with a loan of this year in the 普惠 口径 granted up to `cycle` and maturing
         after it (a loan without 到期日期 is left out): the least its 普惠型小微企业贷款户数 can be."""
-        banks, keys, at, maturity = self._sme_outstanding
-        live = (at <= self.position(cycle)) & (at >= 0) & (maturity > cycle.toordinal()) & (banks >= 0)
-        if not live.any():
-            return {}
-        width = int(keys.max()) + 1
-        pairs = np.unique(banks[live] * width + keys[live])
-        counts = np.bincount(pairs // width, minlength=len(self._bank_ids))
-        return {self._bank_ids[i]: int(n) for i, n in enumerate(counts) if n}
+        counts = self._sme_outstanding[:, self.position(cycle)]
+        return {self._bank_ids[i]: int(c) for i, c in enumerate(counts) if c}
 
     def _positions(self, cycles: pd.Series) -> np.ndarray:
         codes, uniques = _factorized(cycles)
