@@ -448,3 +448,65 @@ def test_demo_consolidated_prints_as_a_short_document(demo_processed: Path, mani
     assert done.returncode == 0 and pdf.is_file(), done.stderr
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
     assert 10 <= pages <= 46, pages
+
+
+def _html_tables(html: str) -> list[list[list[str]]]:
+    """Every <table> of a page as rows of cell texts (header row first)."""
+    from html.parser import HTMLParser
+
+    class Tables(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.row, self.cell = [], None, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.row = []
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.row is not None:
+                self.row.append(self.cell.strip())
+                self.cell = None
+            elif tag == "tr" and self.tables and self.row is not None:
+                self.tables[-1].append(self.row)
+                self.row = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def test_no_two_rows_of_a_demo_report_table_share_a_label(demo_processed: Path, manifest: dict, datong: Plan):
+    """The indicator tables of the demo report (全市主要指标, 各类银行, 担保, 信贷计划落后于时序进度的银行, 目标完成情况):
+    a row's label (its first column, with the 计划项目 or 指标 column where the table has one) is never another
+    row's; the city's two 信贷计划完成率 (普惠型小微企业贷款 and 首贷户 plans) are named apart."""
+    from helpers.present import report_indicators, report_targets
+
+    cycle = manifest["cycles"][-1]
+    indicators = pd.read_parquet(demo_processed / cycle / "indicators.parquet")
+    history = pd.concat([pd.read_parquet(demo_processed / c / "indicators.parquet").assign(cycle=c)
+                         for c in manifest["cycles"]], ignore_index=True)
+    parts = [*report_indicators.lending_section(datong, indicators, history),
+             *report_indicators.guarantee_section(datong, indicators, history),
+             report_targets.targets_html(datong, indicators)]
+    tables = [t for part in parts if isinstance(part, str) for t in _html_tables(part)]
+    assert len(tables) >= 8
+    qualifiers = {"计划项目", "指标"}
+    for rows in tables:
+        header, body = rows[0], rows[1:]
+        key_columns = [0] + [i for i, h in enumerate(header) if h in qualifiers and i > 0]
+        labels = [tuple(r[i] for i in key_columns) for r in body]
+        assert len(labels) == len(set(labels)), (header, [l for l in labels if labels.count(l) > 1])
+    headline = next(t for t in tables if t[0][:2] == ["指标", "本期"])
+    completion = [r[0] for r in headline if r[0].startswith("信贷计划完成率")]
+    assert len(completion) == 2 and all("（" in name for name in completion)
+    behind = next(t for t in tables if "计划项目" in t[0])
+    assert len(behind) > 1 and all(r[behind[0].index("计划项目")] for r in behind[1:])

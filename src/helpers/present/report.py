@@ -292,9 +292,25 @@ def lights_chart(status: pd.DataFrame, plan: Plan):
     return fig
 
 
-def legend_beside(ax) -> None:
-    """A line chart's legend right of the plot, where it covers no line whatever the values."""
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False, fontsize=9)
+def legend_outside(ax, *others, key: Sequence[tuple[Any, str]] = (), above: bool = False) -> None:
+    """Every labelled series of `ax` (and of `others`, a twin axis) in one legend outside the axes, right of them or
+    `above`, where it covers no bar, line or limit whatever the values. `key`: (handle, label) pairs first, for what
+    is not a series of its own (the bars' colours)."""
+    handles, labels = [h for h, _ in key], [l for _, l in key]
+    for axis in (ax, *others):
+        found, names = axis.get_legend_handles_labels()
+        # an artist standing for something not drawn (a limit far off the scale) has a label but is no series
+        found += [a for a in axis.artists if a.get_label() and not a.get_label().startswith("_")]
+        names += [a.get_label() for a in axis.artists if a.get_label() and not a.get_label().startswith("_")]
+        handles, labels = handles + list(found), labels + list(names)
+    if not handles:
+        return
+    if above:
+        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=min(len(handles), 4),
+                  borderaxespad=0, frameon=False, fontsize=9)
+    else:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False,
+                  fontsize=9)
 
 
 def show(fig) -> None:
@@ -343,7 +359,7 @@ def trend_chart(history: pd.DataFrame):
             ax.plot(pivot.index, pivot[light], marker="o", color=LIGHT_COLOURS[light], label=LIGHT_LABELS[light])
     ax.set_ylabel("单位 × 任务数")
     ax.set_title("状态灯随周期变化")
-    legend_beside(ax)
+    legend_outside(ax)
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()

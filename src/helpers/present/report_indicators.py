@@ -4,6 +4,7 @@ guarantee section. Formats finished frames only (`indicators` of one cycle, or o
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -12,7 +13,7 @@ from ..indicators.guarantee import guarantee_history
 from ..indicators.targets import INDICATORS
 from ..indicators.lending import first_loan_differences, reply_workdays
 from ..reconcile.lights import LIGHT_LABELS
-from .report import LIGHT_COLOURS, esc, kept_chart, legend_beside, light_chip, num, pct, setup_fonts, table
+from .report import LIGHT_COLOURS, esc, kept_chart, legend_outside, light_chip, num, pct, setup_fonts, table
 
 CITY_SCOPE = "city"
 GUARANTEE_LABELS = {
@@ -50,12 +51,36 @@ def fmt_value(value: Any, unit: Any) -> str:
 
 
 def _with_display(frame: pd.DataFrame) -> pd.DataFrame:
+    items = figure_items(frame)
     return frame.assign(
-        name=frame["indicator"].map(label),
+        item=items,
+        name=[label(i) + (f"（{item}）" if item else "") for i, item in zip(frame["indicator"], items)],
         shown=[fmt_value(v, u) for v, u in zip(frame["value"], frame["unit"])],
         target_shown=[fmt_value(v, u) if not pd.isna(v) else "—" for v, u in zip(frame["target"], frame["unit"])],
         light=[light_chip(s) if isinstance(s, str) else "" for s in frame["status"]],
     )
+
+
+def basis_lead(basis: Any) -> str:
+    """What a figure counts, where its basis says so first: 「首贷户数：…」 → 首贷户数 (else "")."""
+    head = basis.split("：", 1)[0] if isinstance(basis, str) and "：" in basis else ""
+    return head if len(head) <= 24 else ""
+
+
+def figure_items(frame: pd.DataFrame) -> list[str]:
+    """What tells apart rows of one indicator for one scope (a 信贷计划完成率 of the 普惠型小微企业贷款 plan and one of
+    the 首贷户 plan): the lead of its basis up to 「：」, where the indicator has more than one row for the scope;
+    otherwise "". Rows still alike are numbered, so that no two rows of a table share a name."""
+    keys = list(zip(frame["indicator"], frame["scope"], frame["scope_id"]))
+    counts = Counter(keys)
+    items = [basis_lead(basis) if counts[key] > 1 else "" for key, basis in zip(keys, frame["basis"])]
+    full = [(*key, item) for key, item in zip(keys, items)]
+    totals, seen = Counter(full), Counter()
+    for i, key in enumerate(full):
+        if totals[key] > 1:
+            seen[key] += 1
+            items[i] = f"{items[i]}，第 {seen[key]} 项" if items[i] else f"第 {seen[key]} 项"
+    return items
 
 
 def indicators_overview(indicators: pd.DataFrame) -> pd.DataFrame:
@@ -103,8 +128,10 @@ def behind_plan_table(indicators: pd.DataFrame) -> str:
     rows = indicators[(indicators["indicator"] == "plan_completion_rate") & (indicators["scope"] == "bank")
                       & indicators["status"].isin(["red", "orange", "yellow"])]
     rows = rows.assign(_o=rows["status"].map({"red": 0, "orange": 1, "yellow": 2})).sort_values(["_o", "value"])
-    return table(_with_display(rows), {"scope_id": "银行", "shown": "完成率", "target_shown": "时序进度",
-                                       "light": "状态", "basis": "口径"},
+    shown = _with_display(rows)
+    shown = shown.assign(item=[basis_lead(b) for b in shown["basis"]])     # a bank may be behind on both plans
+    return table(shown, {"scope_id": "银行", "item": "计划项目", "shown": "完成率", "target_shown": "时序进度",
+                         "light": "状态", "basis": "口径"},
                  html_columns=["light"], numeric=["shown", "target_shown"], empty="没有落后于时序进度的银行。")
 
 
@@ -120,6 +147,34 @@ def first_loan_reconciliation(indicators: pd.DataFrame) -> str:
 # Charts
 
 
+TARGET_COLOUR = "#d93025"
+PLAIN_BAR = "#1a73e8"     # a bar without a light
+# what a bar's light says of its figure (the bands themselves are the plan's `light_bands`)
+BAR_LIGHT_LABELS = {"green": "达标", "yellow": "略低于目标", "orange": "明显低于目标", "red": "远低于目标",
+                    "grey": "不评价"}
+CAP_COLOUR = "#5f6368"
+# A cap this many times the largest value is not drawn: the axis would reach up to it and squash the values into
+# its bottom strip. The legend names it instead.
+CAP_FAR = 2.5
+
+
+def limit_line(ax, value: float, *, cap: bool = False, vertical: bool = False, data_max: float | None = None,
+               unit: str = "", name: str | None = None) -> None:
+    """A plan limit on a chart, labelled for the legend: a target to reach (comparator ≥) as a red dashed line
+    「目标 …」, a cap (≤) as a grey dash-dot line 「上限 …」, so that a value below a cap does not read as short of a
+    target; `name` replaces 目标/上限 (「法定上限」). A cap more than CAP_FAR times the largest value (`data_max`) is
+    only named in the legend."""
+    label = f"{name or ('上限' if cap else '目标')} {value:,.4g}{unit}"
+    style = dict(color=CAP_COLOUR, linestyle="-.", linewidth=1.2) if cap else \
+        dict(color=TARGET_COLOUR, linestyle="--", linewidth=1)
+    if cap and data_max is not None and data_max > 0 and value > CAP_FAR * data_max:
+        from matplotlib.lines import Line2D
+
+        ax.add_artist(Line2D([], [], label=f"{label}（远高于本图数值，未画出）", **style))
+        return
+    (ax.axvline if vertical else ax.axhline)(value, label=label, **style)
+
+
 def _fig(width: float = 8, height: float = 3.4):
     import matplotlib.pyplot as plt
 
@@ -131,8 +186,9 @@ def _fig(width: float = 8, height: float = 3.4):
 
 @kept_chart
 def trend_by_scope_chart(history: pd.DataFrame, indicator: str, scope: str, title: str, *, percent: bool = True,
-                         target_line: float | None = None):
-    """One line per scope_id over the year's cycles."""
+                         target_line: float | None = None, target_name: str | None = None):
+    """One line per scope_id over the year's cycles; `target_line` a target to reach, named `target_name` in the
+    legend (「国有大型银行目标」 when it holds for one of the lines)."""
     rows = history[(history["indicator"] == indicator) & (history["scope"] == scope)]
     if not len(rows):
         return None
@@ -142,11 +198,10 @@ def trend_by_scope_chart(history: pd.DataFrame, indicator: str, scope: str, titl
         scale = 100 if percent else 1
         ax.plot(pivot.index, pivot[name] * scale, marker="o", label=name, color=CATEGORY_COLOURS.get(name))
     if target_line is not None:
-        ax.axhline(target_line * (100 if percent else 1), color="#d93025", linestyle="--", linewidth=1,
-                   label="目标线")
+        limit_line(ax, target_line * (100 if percent else 1), unit="%" if percent else "", name=target_name)
     ax.set_ylabel("%" if percent else "")
     ax.set_title(title)
-    legend_beside(ax)
+    legend_outside(ax)
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     return fig
@@ -162,28 +217,46 @@ def bars_chart(indicators: pd.DataFrame, indicator: str, scope: str, title: str,
         return None
     scale = 100 if percent else 1
     values = rows["value"] * scale
-    colours = [LIGHT_COLOURS.get(s, "#1a73e8") if isinstance(s, str) else "#1a73e8" for s in rows["status"]]
+    colours = [LIGHT_COLOURS.get(s, PLAIN_BAR) if isinstance(s, str) else PLAIN_BAR for s in rows["status"]]
     marks = [(i, t * scale) for i, t in enumerate(pd.to_numeric(rows["target"], errors="coerce")) if pd.notna(t)] \
         if row_targets else []
+    unit = "%" if percent else ""
     if horizontal:
-        fig, ax = _fig(8, 0.8 + 0.32 * len(rows))
+        fig, ax = _fig(8, 1.2 + 0.32 * len(rows))
         ax.barh(rows["scope_id"], values, color=colours)
         ax.invert_yaxis()
         if target_line is not None:
-            ax.axvline(target_line * scale, color="#d93025", linestyle="--", linewidth=1)
+            limit_line(ax, target_line * scale, vertical=True, unit=unit)
         if marks:
-            ax.scatter([t for _, t in marks], [i for i, _ in marks], marker="|", s=260, color="#d93025", zorder=3)
+            ax.scatter([t for _, t in marks], [i for i, _ in marks], marker="|", s=260, color=TARGET_COLOUR,
+                       zorder=3, label="各自目标")
     else:
         fig, ax = _fig()
         ax.bar(rows["scope_id"], values, color=colours)
         ax.tick_params(axis="x", labelrotation=30)
         if target_line is not None:
-            ax.axhline(target_line * scale, color="#d93025", linestyle="--", linewidth=1)
+            limit_line(ax, target_line * scale, unit=unit)
         if marks:
-            ax.scatter([i for i, _ in marks], [t for _, t in marks], marker="_", s=260, color="#d93025", zorder=3)
+            ax.scatter([i for i, _ in marks], [t for _, t in marks], marker="_", s=260, color=TARGET_COLOUR,
+                       zorder=3, label="各自目标")
     ax.set_title(title)
+    legend_outside(ax, key=_colour_key(rows["status"]))
     fig.tight_layout()
     return fig
+
+
+def _bar_lights(statuses: pd.Series) -> list[str | None]:
+    """The lights the bars show, in LIGHTS order, None for bars without a light."""
+    present = {s if isinstance(s, str) and s in LIGHT_COLOURS else None for s in statuses}
+    return [l for l in LIGHT_LABELS if l in present] + ([None] if None in present else [])
+
+
+def _colour_key(statuses: pd.Series) -> list[tuple[Any, str]]:
+    """(patch, label) for each bar colour shown: the lights, and 本期数值 for bars without one."""
+    from matplotlib.patches import Patch
+
+    return [(Patch(color=LIGHT_COLOURS[l] if l else PLAIN_BAR),
+             f"{LIGHT_LABELS[l]}：{BAR_LIGHT_LABELS.get(l, '')}" if l else "本期数值") for l in _bar_lights(statuses)]
 
 
 @kept_chart
@@ -199,13 +272,14 @@ def guarantee_chart(history_indicators: pd.DataFrame):
     ax2.set_ylabel("在保余额（万元）")
     ax.plot(city["cycle"], city["leverage"], color="#1a73e8", marker="o", label="放大倍数")
     if city["leverage_cap"].notna().any():
-        ax.axhline(city["leverage_cap"].dropna().iloc[-1], color="#d93025", linestyle="--", linewidth=1,
-                   label="法定上限")
+        limit_line(ax, float(city["leverage_cap"].dropna().iloc[-1]), cap=True, unit=" 倍", name="法定上限",
+                   data_max=float(city["leverage"].max()) if city["leverage"].notna().any() else None)
+    ax.set_ylim(bottom=0)
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
     ax.set_ylabel("放大倍数（倍）")
-    ax.set_title("融资担保放大倍数与在保余额")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.set_title("融资担保放大倍数与在保余额", pad=30)
+    legend_outside(ax, ax2, above=True)   # above: the right of the axes carries the balance's scale
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     return fig
@@ -244,8 +318,8 @@ def lending_section(plan, indicators: pd.DataFrame, history: pd.DataFrame) -> li
         scope_table(indicators, "inclusive_sme_loan_growth", "category"),
         trend_by_scope_chart(history, "credit_loan_share", "category", "信用贷款占比（按银行类别）"),
         trend_by_scope_chart(history, "inclusive_sme_loan_growth", "category", "普惠型小微企业贷款同比增速（按银行类别）",
-                             target_line=big),
-        bars_chart(indicators, "inclusive_sme_loan_growth", "bank", "各银行普惠型小微企业贷款同比增速（%，红色短线为该行目标）",
+                             target_line=big, target_name="国有大型银行目标"),
+        bars_chart(indicators, "inclusive_sme_loan_growth", "bank", "各银行普惠型小微企业贷款同比增速（%）",
                    percent=True, horizontal=True, row_targets=True),
         "<h3>首贷户</h3>",
         bars_chart(indicators, "first_loan_households", "county", "首贷户数（当年累计，按县区）"),
