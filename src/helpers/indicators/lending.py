@@ -384,8 +384,8 @@ def _first_loan_part(plan: Plan, cycle: dt.date, year: _YearLoans, position: int
     counts = year.first_loans.at(position)
     tally = _tally(year.first_loan_scope, position)
     rows = _household_rows(plan, "first_loan_households", counts, banks, "首贷户", _household_note(
-        year, "当年贷款明细中是否首贷户=是的借款人，剔除无还本续贷、此前任一周期（含以前年度）已有贷款和本期在任一银行已有"
-              "更早发放贷款的，跨行只计一次，计入最先发放的银行"), tally, "笔报为首贷的贷款")
+        year, "当年贷款明细中是否首贷户=是、此前任一周期（含以前年度）和本期更早均无贷款、且非无还本续贷的借款人，"
+              "跨行只计一次，计入最先发放的银行"), tally, "笔报为首贷的贷款")
     per_bank = counts.bank
 
     out: list[fd.Finding] = []
