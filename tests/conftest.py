@@ -104,9 +104,10 @@ def write_progress_workbook(
     title_rows: int = 1,
     header: tuple[str, ...] = ("序号", "工作要求", "主要任务", "完成时限", "细化举措", "年度目标和效果", "双周进展情况", "进展状态"),
     merge_group: bool = True,
+    footer: list[object] | None = None,
 ) -> Path:
     """A progress ledger as units send it: title line(s), 填报单位 and 填报日期 lines, the header, rows with the
-    工作要求 cell merged over the rows of its group, a blank row and a 注 line at the bottom."""
+    工作要求 cell merged over the rows of its group, a blank row, `footer` (「填报人：…」) and a 注 line at the bottom."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -124,6 +125,8 @@ def write_progress_workbook(
         if merge_group and len(rows) > 1 and rows[0][1] and all(r[1] in (None, "") for r in rows[1:2]):
             ws.merge_cells(start_row=first, end_row=first + 1, start_column=2, end_column=2)
         ws.append([])
+        if footer:
+            ws.append(list(footer))
         ws.append(["注：进展状态请从下拉列表中选择。"])
         assert header_row > 1
     wb.save(path)

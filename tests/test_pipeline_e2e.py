@@ -17,6 +17,8 @@ import pytest
 from helpers.plan.model import load_plan
 from tests.conftest import REPO, html_structure_problems, write_progress_workbook
 
+PHONE = "13912340000"
+
 pytestmark = pytest.mark.slow
 
 
@@ -44,8 +46,10 @@ def small_cycle(tmp_path_factory) -> Path:
                 if rows:
                     sheets[lst.name] = rows
             report_date = "2022-06-27" if (i == 2 and cycle == "2022-06-25") else date
+            # the bank names whom to call in its earlier ledger only
+            footer = ["填报人：", "赵敏", None, f"联系电话：{PHONE}"] if (i == 2 and cycle == "2022-06-10") else None
             write_progress_workbook(folder / f"{unit.aliases[0]}台账.xlsx", unit_text=unit.name,
-                                    report_date=report_date, sheets=sheets)
+                                    report_date=report_date, sheets=sheets, footer=footer)
     first_run = taizhang("run", "--raw", "raw", "--processed", "processed", "--reports", "reports", cwd=root)
     (root / "first-run.txt").write_text(f"{first_run.returncode}\n{first_run.stdout}\n{first_run.stderr}",
                                         encoding="utf-8")
@@ -104,6 +108,31 @@ def test_run_renders_report_and_tables(small_cycle: Path):
     assert (findings["code"] == "ledger_missing").any()
     # the earlier cycle was ingested on the way
     assert (small_cycle / "processed/2022-06-10/task_status.parquet").is_file()
+
+
+def test_the_analyst_page_alone_names_whom_to_call(small_cycle: Path):
+    """The late bank's 填报人 and phone, from its earlier ledger (this cycle's names nobody), are on the analyst's
+    page, kept in that cycle's files table, and in nothing that goes to leaders or units: the report, the unit pages,
+    the 督办单 and 情况通报, the consolidated workbook, next cycle's templates, the executed notebooks."""
+    import zipfile
+
+    reports = small_cycle / "reports"
+    files = pd.read_parquet(small_cycle / "processed/2022-06-10/files.parquet")
+    assert (files["phone"] == PHONE).sum() == 1 and "赵敏" in set(files["contact"])
+    page = (reports / "2022-06-25/analyst.html").read_text(encoding="utf-8")
+    chase = page.split("<h2>二")[0]
+    rows = [r for r in chase.split("<tr>") if "中国工商银行大同分行" in r]    # its late progress, its missing ledgers
+    assert any("迟报" in r for r in rows) and all("赵敏" in r and PHONE in r for r in rows)
+    checked = 0
+    for path in sorted(p for p in reports.rglob("*") if p.is_file() and p.name != "analyst.html"):
+        if path.suffix in (".xlsx", ".docx"):
+            with zipfile.ZipFile(path) as book:
+                text = "".join(book.read(n).decode("utf-8", "replace") for n in book.namelist() if n.endswith(".xml"))
+        else:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        assert PHONE not in text and "赵敏" not in text, path
+        checked += 1
+    assert checked > 10
 
 
 def _text_outputs(notebook: Path) -> str:

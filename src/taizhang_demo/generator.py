@@ -33,7 +33,7 @@ from .tasks import TaskLedgers
 from .workbooks import _safe
 
 
-DEMO_VERSION = 2   # bump when the generated ledgers change, so that `make demo` writes them again
+DEMO_VERSION = 3   # bump when the generated ledgers change, so that `make demo` writes them again
 MANIFEST_NAME = ".demo-manifest.json"
 
 

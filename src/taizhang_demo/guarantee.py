@@ -9,7 +9,7 @@ from typing import Any
 from helpers.core.cycles import previous_cycle
 from helpers.ingest.formats import GUARANTEE_SUMMARY, GUARANTEES
 from .lending import _Party, _add_months
-from .workbooks import _Sheet, _date_text, _file_alias, _short_name, _workbook_bytes
+from .workbooks import _Sheet, _contact_line, _date_text, _file_alias, _short_name, _workbook_bytes
 
 
 class GuaranteeLedgers:
@@ -63,6 +63,7 @@ class GuaranteeLedgers:
                     round(sum(g["amount"] for g in released if g["compensated"]) * 0.6, 2),
                     round(sum(g["amount"] for g in released), 2),
                 ])
+                summary.rows.append(_contact_line(self.rng("contact", u.id)))
                 summary.widths = {i + 1: 16 for i in range(8)}
                 summary.widths[1] = 28
                 detail = _Sheet("担保明细")

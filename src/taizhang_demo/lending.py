@@ -13,8 +13,8 @@ from helpers.indicators import lending_scope
 from helpers.indicators.lending_scope import LoanScope
 from helpers.ingest.formats import APPLICATIONS, BANK_SUMMARY, LOANS, NOLOAN_LIST
 from helpers.plan.model import Unit
-from .workbooks import (_Sheet, _Taker, _date_text, _file_alias, _person_name, _read_back_key, _short_name,
-                        _workbook_bytes)
+from .workbooks import (_Sheet, _Taker, _contact_line, _date_text, _file_alias, _person_name, _read_back_key,
+                        _short_name, _workbook_bytes)
 
 
 _BRAND_A = "恒鑫瑞华永金佳宏顺嘉晋云北桑御龙泰德兴昌丰盛源达通诚信和祥福康宇博安平润弘旭锦鸿"
@@ -597,6 +597,7 @@ class LendingLedgers:
         summary.header_row = len(summary.rows)
         summary.bold_rows.add(summary.header_row)
         summary.rows.extend(rows)
+        summary.rows.append(_contact_line(self.rng("contact", b.unit.id)))    # the same person every cycle
         summary.widths = {i + 1: 16 for i in range(len(header))}
         summary.widths[1] = 26
 

@@ -119,6 +119,13 @@ def _contact(rng: random.Random) -> str:
     return f"{name}  电话：0352-{rng.randint(2000000, 7999999)}"
 
 
+def _contact_line(rng: random.Random) -> list:
+    """A footer line as units write it below a fixed-format table: 填报人 and a mobile number (fictional)."""
+    name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2))))
+    mobile = f"1{rng.choice('3589')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+    return [f"填报人：{name}", None, None, f"联系电话：{mobile}"]
+
+
 def _person_name(rng: random.Random) -> str:
     return rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
 

@@ -24,6 +24,7 @@ DONE, ON_TRACK, LATE, NOT_STARTED = STATUSES
 UNIT_LABEL = META_LABELS["unit"][0]      # 填报单位
 DATE_LABEL = META_LABELS["date"][0]      # 填报日期
 CONTACT_LABEL = META_LABELS["contact"][0]  # 联系人
+PHONE_LABEL = META_LABELS["phone"][0]      # 联系电话
 
 TASK_COLUMN_KINDS = {"no": "text", "status": "choice"}
 # columns units add although their list has none: read as evidence for matching a row to its task

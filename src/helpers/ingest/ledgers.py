@@ -20,7 +20,7 @@ from .formats import BANK_SUMMARY, GUARANTEE_SUMMARY, LEDGER_KIND_LABELS, UNIT_L
 from ..plan.model import Plan, Unit
 from .sheets import Sheet, Workbook
 from .task_matching import Match, TaskMatcher
-from .unit_names import find_sender, resolve_unit, unknown_unit_finding
+from .unit_names import contact_of, find_sender, resolve_unit, unknown_unit_finding
 from .tables import SheetFormat, Table, header_rows, header_score, read_table, sheet_name_matches
 from ..core.values import ValueProblem, clean_text, parse_date, parse_month_day
 
@@ -28,6 +28,9 @@ PROGRESS_COLUMNS = [
     "file", "sheet", "row", "unit_id", "list", "task_no", "no_raw", "text", "group", "deadline", "actions",
     "goal", "progress", "status", "match", "similarity", "report_date",
 ]
+# the files table: one row per file read (contact and phone, a personal identifier, for the analyst's page only)
+FILES_COLUMNS = ["file", "sha256", "unit_id", "unit", "unit_source", "kinds", "report_date", "used", "on_time",
+                 "contact", "phone"]
 _NO_DATE = object()
 TABLE_NAMES = {
     "主要指标": "bank_summary", "贷款明细": "loans", "首贷申请": "applications", "无贷户名单": "noloan_list",
@@ -47,11 +50,13 @@ class WorkbookLedger:
     kinds: tuple[str, ...]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # table name → rows (progress included)
     findings: tuple[fd.Finding, ...] = ()
+    contact: str | None = None         # 联系人 and 电话 from its label lines (the analyst's page only)
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
 class CycleLedgers:
-    files: pd.DataFrame                 # one row per file: file, sha256, unit_id, unit, kinds, report_date, used
+    files: pd.DataFrame                 # one row per file: FILES_COLUMNS
     tables: dict[str, pd.DataFrame]     # progress, bank_summary, loans, applications, noloan_list, ...
     findings: tuple[fd.Finding, ...]
 
@@ -174,6 +179,7 @@ def read_ledger(workbook: Workbook, plan: Plan, cycle: dt.date | None = None) ->
                          report_date=report_date))
     if "progress" in frames:
         frames["progress"].append(_progress_frame(*progress, report_date))
+    contact, phone = contact_of(metas)
     return WorkbookLedger(
         file=workbook.name,
         sha256=workbook.sha256,
@@ -183,6 +189,8 @@ def read_ledger(workbook: Workbook, plan: Plan, cycle: dt.date | None = None) ->
         kinds=kinds,
         tables={k: v[0] if len(v) == 1 else pd.concat(v, ignore_index=True) for k, v in frames.items()},
         findings=tuple(out),
+        contact=contact,
+        phone=phone,
     )
 
 
@@ -386,10 +394,11 @@ def combine(ledgers: list[WorkbookLedger], plan: Plan, cycle: dt.date) -> CycleL
                 "report_date": led.report_date,
                 "used": bool(kinds_used),
                 "on_time": None if led.report_date is None else led.report_date <= cycle,
+                "contact": led.contact,
+                "phone": led.phone,
             }
         )
-    files = pd.DataFrame(file_rows, columns=["file", "sha256", "unit_id", "unit", "unit_source", "kinds",
-                                             "report_date", "used", "on_time"])
+    files = pd.DataFrame(file_rows, columns=FILES_COLUMNS)
     stacked = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
     return CycleLedgers(files=files, tables=stacked, findings=tuple(out))
 

@@ -260,33 +260,45 @@ def sheet_name_matches(sheet: Sheet, fmt: SheetFormat) -> bool:
 META_LABELS = {
     "unit": ("填报单位", "报送单位", "填表单位", "单位名称", "机构名称"),
     "date": ("填报日期", "报送日期", "填表日期", "填报时间", "报送时间"),
-    "contact": ("联系人", "填报人", "联系电话"),
+    "contact": ("联系人", "填报人", "经办人"),
+    "phone": ("联系电话", "联系方式", "手机", "电话"),
     "amount_unit": ("金额单位", "单位"),
 }
+# Several labels in one cell (「联系人：张三  联系电话：138…」): split where a label follows a space.
+_NEXT_LABEL = re.compile(r"\s+(?=(?:%s))" % "|".join(
+    sorted({label for labels in META_LABELS.values() for label in labels}, key=len, reverse=True)))
+# A row below the table that gives the contact person or phone (「填报人：张三」, 「联系电话：0352-…」): read as a
+# label line, not as data. The colon is required: a borrower may be called 手机店.
+_CONTACT_LINE = re.compile(r"\s*(?:%s)\s*(?:[（(][^）)]{0,6}[）)])?\s*[：:]" % "|".join(
+    META_LABELS["contact"] + META_LABELS["phone"]))
+CONTACT_FIELDS = ("contact", "contact_row", "phone", "phone_row")
 
 
 _LABEL_QUALIFIER = re.compile(r"^[（(][^）)]{0,6}[）)]")    # 填报单位（盖章）, 填报单位(公章)
 
 
 def read_meta(rows: Sequence[tuple[int, Sequence[Any]]]) -> dict[str, Any]:
-    """Labels such as 填报单位：XX, 填报单位（盖章）：XX, 报送单位 XX, 填报日期：2022年6月25日, 单位：万元 from the rows
-    above a header, whether the value shares the label's cell or sits in the next non-empty cell. Also the title
-    (first text)."""
+    """Labels such as 填报单位：XX, 填报单位（盖章）：XX, 报送单位 XX, 填报日期：2022年6月25日, 单位：万元, 联系人：XX,
+    联系电话：XX from the rows above a header, whether the value shares the label's cell or sits in the next non-empty
+    cell; several labels may share a cell when a space separates them. Also the title (first text)."""
     meta: dict[str, Any] = {}
     for row_no, cells in rows:
         texts = [(i, str(c).strip()) for i, c in enumerate(cells) if c is not None and str(c).strip()]
         if texts and "title" not in meta:
             meta["title"] = re.sub(r"\s+", "", texts[0][1])
         for pos, (i, text) in enumerate(texts):
-            for field_name, value in _labelled(text):
-                if not value and pos + 1 < len(texts) and not _is_meta_label(texts[pos + 1][1]):
-                    # the value in the next cell, unless that cell is the next label (a blank 填报单位：
-                    # followed by 填报日期： must not make "填报日期：" the unit)
-                    value = cells[texts[pos + 1][0]]
-                if value not in ("", None) and field_name not in meta:
-                    meta[field_name] = value
-                    meta[f"{field_name}_row"] = row_no
-                break
+            segments = _NEXT_LABEL.split(text) if len(text) > 4 else [text]
+            for k, segment in enumerate(segments):
+                for field_name, value in _labelled(segment):
+                    last = k == len(segments) - 1
+                    if not value and last and pos + 1 < len(texts) and not _is_meta_label(texts[pos + 1][1]):
+                        # the value in the next cell, unless that cell is the next label (a blank 填报单位：
+                        # followed by 填报日期： must not make "填报日期：" the unit)
+                        value = cells[texts[pos + 1][0]]
+                    if value not in ("", None) and field_name not in meta:
+                        meta[field_name] = value
+                        meta[f"{field_name}_row"] = row_no
+                    break
     return meta
 
 
@@ -391,6 +403,7 @@ def read_table(
     repeat_keys = [(idx, key) for idx, key in repeat_keys if key]
     repeated = _repeated_header_rows(by_idx, repeat_keys, max(2, len(roles) // 2))
     kept: list[int] = []          # positions in `body`
+    footer: list[tuple[int, Sequence[Any]]] = []     # 填报人/联系电话 lines below the data
     for pos, (row_no, cells) in enumerate(body):
         n = len(cells)
         for idx in idxs:
@@ -407,7 +420,13 @@ def read_table(
             continue
         if _is_note_fast(cells):
             continue
+        if _is_contact_line(cells):
+            footer.append((row_no, cells))
+            continue
         kept.append(pos)
+    if footer:
+        found = read_meta(footer)
+        meta.update({k: found[k] for k in CONTACT_FIELDS if k in found and k not in meta})
     rows_kept = [body[pos][0] for pos in kept]
     every = len(kept) == len(body)
 
@@ -503,6 +522,15 @@ def _is_total_fast(cells: Sequence[Any]) -> bool:
                 return True
         elif not isinstance(c, (int, float, dt.date, dt.time, dt.timedelta)) and _is_total((c,)):
             return True
+    return False
+
+
+def _is_contact_line(cells: Sequence[Any]) -> bool:
+    """A row whose first text is a contact label with its colon (「填报人：张三」, 「联系电话：」 with the number beside)."""
+    for c in cells:
+        if c is None:
+            continue
+        return type(c) is str and bool(_CONTACT_LINE.match(c))
     return False
 
 

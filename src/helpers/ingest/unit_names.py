@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Iterable
@@ -56,6 +57,37 @@ def resolve_unit(plan: Plan, file: str, metas: Iterable[dict], kinds: Iterable[s
             if unit is not None:
                 return Resolution(unit, source)
     return Resolution(None, None)
+
+
+# a phone number: digits with the separators people type (0352-1234567, 138 1234 5678, (0352)1234567, ext. 转 12)
+_PHONE = re.compile(r"\+?[0-9０-９][0-9０-９\-－—\s()（）转]{5,}[0-9０-９]")
+_PHONE_WORDS = re.compile(r"(联系电话|联系方式|手机|电话)\s*[：:]?\s*$")
+
+
+def contact_of(metas: Iterable[dict]) -> tuple[str | None, str | None]:
+    """(联系人, 电话) a workbook gives in its label lines (`tables.read_meta`: 联系人/填报人/经办人, 联系电话/联系方式/
+    电话/手机, above its header or below its data), the first sheet's that has one. A name written with its
+    number (「张三 13812345678」, 「张三电话：0352-…」) is split; a number typed as a number keeps its digits."""
+    name = phone = None
+    for meta in metas:
+        if name is None and meta.get("contact") not in (None, ""):
+            name = _cell_text(meta["contact"])
+        if phone is None and meta.get("phone") not in (None, ""):
+            phone = _cell_text(meta["phone"])
+    if name:
+        number = _PHONE.search(name)
+        if number:
+            phone = phone or number.group(0).strip()
+            name = _PHONE_WORDS.sub("", name[:number.start()]).strip(" ：:，,；;") or None
+    if name and _PHONE.fullmatch(name):     # only a number where the name goes
+        phone, name = phone or name, None
+    return name, phone
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return re.sub(r"\s+", " ", str(value)).strip()
 
 
 def find_sender(plan: Plan, text: str, kinds: Iterable[str] = ()) -> Unit | None:

@@ -26,7 +26,8 @@ FINDING_STAGES = ("ingest", "reconcile", "indicators")
 _LEDGER_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees",
                   "reported_targets")   # the last: the 指标 sheets of task ledgers (targets units report)
 TABLES = {
-    "files": "ingest",             # one row per raw file: what was read, which ledger and unit it is
+    "files": "ingest",             # one row per raw file: what was read, which ledger and unit it is, the 联系人 and
+                                   # 电话 it gives (ledgers.FILES_COLUMNS; a phone is shown on the analyst's page only)
     "progress": "ingest",          # task ledgers' rows
     **{f"{name}_raw": "ingest" for name in _LEDGER_TABLES},   # the fixed ledgers' rows as read
     **{f"findings_{stage}": stage for stage in FINDING_STAGES},

@@ -241,10 +241,11 @@ def write_documents(run: Run) -> list[Path]:
 
 def write_analyst_page(run: Run) -> Path:
     """Write `reports/<cycle>/analyst.html` from the cycle's `submissions` and `findings`; the year's `files`
-    tables say which ledger each unit sent last."""
+    tables say which ledger each unit sent last and whom to call there."""
     submissions = run.catalog.read(run.cycle, "submissions")
     findings = run.catalog.read(run.cycle, "findings")
-    year_files = run.catalog.load_year("files", run.cycle, columns=["unit_id", "file"])
+    year_files = run.catalog.load_year("files", run.cycle,
+                                       columns=["unit_id", "file", "report_date", "contact", "phone"])
     html = analyst_page(run.plan, run.cycle, submissions, findings, year_files)
     return run.catalog.save_text(html, run.folders.cycle_reports(run.cycle) / ANALYST_PAGE)
 

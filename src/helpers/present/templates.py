@@ -36,8 +36,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..core.identifiers import mask_ids_in_text
 from ..indicators.reported_targets import measure_unit_text
-from ..ingest.formats import (CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_KIND_LABELS, STATUSES, TARGET_SHEET,
-                              UNIT_LABEL)
+from ..ingest.formats import (CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_KIND_LABELS, PHONE_LABEL, STATUSES,
+                              TARGET_SHEET, UNIT_LABEL)
 from ..ingest.tables import Column, SheetFormat
 from ..plan.model import Plan, Task, TaskList, Unit
 from ..reconcile.lights import LIGHT_LABELS, effective_milestones
@@ -272,7 +272,7 @@ def _meta_rows(ws: Worksheet, ncols: int, unit: Unit, cycle: str, *, amount_note
     cells = {}
     for row, (left_text, right_text, key_left, key_right) in {
         2: (f"{UNIT_LABEL}：", f"{DATE_LABEL}：", "unit", "date"),
-        3: (f"{CONTACT_LABEL}：", "联系电话：", "contact", "phone"),
+        3: (f"{CONTACT_LABEL}：", f"{PHONE_LABEL}：", "contact", "phone"),
     }.items():
         for col in range(1, value_col + 1):     # locked even where a detail sheet's whole column is open
             ws.cell(row, col).protection = LOCKED
