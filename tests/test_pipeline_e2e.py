@@ -371,6 +371,10 @@ def test_reconcile_notebook_alone_writes_next_templates_and_ends_cleanly(small_c
          str(small_cycle / "processed"), "-p", "reports", str(reports), "--cwd", str(REPO / "notebooks"),
          "--no-progress-bar"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr[-2000:]
+    # jupyter_client interrupts every kernel before shutting it down; on a loaded machine the interrupt may land
+    # while the kernel handles the shutdown message, which ipykernel logs as this one line: the framework's, not a
+    # worker's (a worker cut short shows its traceback)
+    stderr = "\n".join(line for line in done.stderr.splitlines() if "KeyboardInterrupt caught in kernel" not in line)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
     written = sorted(p.name for p in (reports / "2022-07-10" / "templates").iterdir())
     assert "大同市财政局-任务进展台账-2022-07-10.xlsx" in written
