@@ -432,6 +432,12 @@ def test_demo_consolidated_prints_as_a_short_document(demo_processed: Path, mani
                 if cell.value:
                     lines = templates.text_lines(cell.value, widths[col], cell.font.sz)
                     assert height >= lines * cell.font.sz * 1.2, (name, row, col, height, lines)
+        # a 工作要求 is merged over at most about a page, so that its text prints on every page of its group
+        merged = [r for r in ws.merged_cells.ranges if r.min_col == 2 and r.min_row > templates.HEADER_ROW]
+        assert merged and all(ws.cell(r.min_row, 2).value for r in merged)
+        for r in merged:
+            assert sum(ws.row_dimensions[i].height for i in range(r.min_row, r.max_row + 1)) \
+                <= feedback.MAX_MERGE_HEIGHT, (name, str(r))
         # every unit's progress is there, a continuation row names its task
         task = datong.task(name, 1)
         block = [r for r in range(templates.HEADER_ROW + 1, ws.max_row + 1) if ws.cell(r, 1).value == task.display_no]

@@ -58,6 +58,7 @@ UNIT_FONT = Font(name=BODY_FONT.name, size=9)   # units' texts: smaller than the
 # A task's units continue on a further row once a row would pass this height: rows are never split over pages, so a
 # row of half a page leaves half a page blank wherever it does not fit.
 MAX_ROW_HEIGHT = 260.0
+MAX_MERGE_HEIGHT = 2 * MAX_ROW_HEIGHT   # a 工作要求 merged over at most about a printed page (cut between rows)
 _WORST_ORDER = {"red": 0, "orange": 1, "yellow": 2, "green": 3, "grey": 4}
 
 
@@ -201,12 +202,29 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
         row = block[-1] + 1
     if "group" in roles:
         gcol = roles.index("group") + 1
-        for start, end in runs:
+        for start, end in _page_sized(ws, runs):
             if end > start:
                 ws.merge_cells(start_row=start, start_column=gcol, end_row=end, end_column=gcol)
     _legend(ws, 3, ncols, below=row + 1)
     ws.freeze_panes = ws.cell(first, 1).coordinate
     setup_print(ws, HEADER_ROW, title=f"{lst.name}（{cycle}）")
+
+
+def _page_sized(ws, runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The runs of rows sharing a 工作要求, cut where they would grow taller than MAX_MERGE_HEIGHT: a merged cell
+    prints its text once, in its middle, so a group over several pages would leave its other pages without it.
+    Every row holds the text, so each piece shows it."""
+    pieces = []
+    for start, end in runs:
+        height = 0.0
+        for row in range(start, end + 1):
+            row_height = ws.row_dimensions[row].height or 15.0
+            if row > start and height + row_height > MAX_MERGE_HEIGHT:
+                pieces.append((start, row - 1))
+                start, height = row, 0.0
+            height += row_height
+        pieces.append((start, end))
+    return pieces
 
 
 def _column_widths(columns: list[str], tasks: list) -> dict[str, float]:
