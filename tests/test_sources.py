@@ -212,12 +212,22 @@ def read_in_subprocess(path: Path, timeout: float = 60) -> dict:
         resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
         sys.path.insert(0, {str(SRC)!r})
         from helpers.ingest.sources import read_workbook
+
+        def peak_mb():
+            # this process's own peak (VmHWM starts anew at exec); ru_maxrss would also hold the RSS of the
+            # test session this child was forked from, which Linux carries across exec
+            try:
+                with open("/proc/self/status") as status:
+                    return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 1024
+            except (OSError, StopIteration):
+                return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
         t = time.perf_counter()
         wb = read_workbook(__import__("pathlib").Path({str(path)!r}))
         seconds = time.perf_counter() - t
         print(json.dumps({{
             "seconds": seconds,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mb": peak_mb(),
             "sheets": [[s.name, len(s.rows), [list(map(str, c)) for _, c in s.rows[:3]]] for s in wb.sheets],
             "codes": [f.code for f in wb.findings],
             "messages": [f.message for f in wb.findings],
