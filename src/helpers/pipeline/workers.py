@@ -66,15 +66,23 @@ def start_workers_for_first_run(cycle: str | None, plan: str | None, raw: str | 
     return True
 
 
+# imported once by the fork server, so that each worker starts with them (about a second of imports per worker)
+_PRELOAD = ["helpers.pipeline.stages", "helpers.pipeline.outputs"]
+
+
 def _submit(fn, *args):
-    """spawn, not fork: a fork of a Jupyter kernel would copy its threads' locks."""
+    """forkserver, not fork: a fork of a Jupyter kernel would copy its threads' locks. The fork server is a fresh
+    process that imports the helpers once (`_PRELOAD`) and forks each worker from itself, so workers started
+    again for a later stage (after `stop_workers`) cost no imports."""
     global _POOL
     if _POOL is None or getattr(_POOL, "_broken", False):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _POOL = ProcessPoolExecutor(worker_count(), mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_watch_parent, initargs=(os.getpid(),))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        _POOL = ProcessPoolExecutor(worker_count(), mp_context=context, initializer=_watch_parent,
+                                    initargs=(os.getpid(),))
     with _main_not_rerun():      # processes are started as tasks are submitted
         return _POOL.submit(fn, *args)
 
@@ -93,20 +101,36 @@ def stop_workers() -> None:
 
 
 def _watch_parent(parent: int) -> None:
-    """In a worker: end this process when its parent is gone (a kernel that was killed cannot shut its workers
-    down, and an idle worker would otherwise wait for tasks forever). Ctrl-C and a kernel's interrupt reach the
-    whole process group: the parent decides what becomes of its workers, so they ignore it."""
+    """In a worker: end this process when `parent`, the process that submits its tasks, is gone (a kernel that
+    was killed cannot shut its workers down, and an idle worker would otherwise wait for tasks forever; the fork
+    server that forked it keeps running while any worker does). Ctrl-C and a kernel's interrupt reach the whole
+    process group: the parent decides what becomes of its workers, so they ignore it."""
     import signal
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while _alive(parent):
             time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, name="taizhang-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (a zombie, killed but not yet reaped by its own parent, has ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True      # no /proc: the signal test above is all there is
 
 
 def _in_worker(plan_path: str, fn, args: tuple):
