@@ -28,3 +28,12 @@ def plan_digest(plan) -> str:
     """The plan in every fingerprint and key of what a run keeps: its file's sha256, or its id for a plan built in
     memory."""
     return plan.file_digest or plan.id
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in blocks (ledgers can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

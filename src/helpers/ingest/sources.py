@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from dataclasses import replace
@@ -14,6 +13,7 @@ import python_calamine
 
 from . import read_exports
 from ..core import findings as fd
+from ..core.fingerprints import file_sha256 as file_sha256
 from ..core.findings import Finding
 from .read_text import _looks_like_table_text, _read_csv
 from .read_xls import _cfb, _read_xls
@@ -21,15 +21,6 @@ from .read_xlsx import _read_xlsx
 from .sheets import (ARCHIVE_SUFFIXES, EMPTY_ZIP_MAGIC, EXCEL_SUFFIXES, MAX_CSV_BYTES, MAX_FILE_BYTES,
                      NOT_LEDGER_SUFFIXES, OLE_MAGIC, QUIET_NAMES, ZIP_MAGIC, _Refused, Sheet, Workbook,
                      _calamine_error, _rows_from_calamine, readable_name)
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's content, read in blocks (ledgers can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -13,14 +13,13 @@ Imports no pandas: the check is what a warm rerun costs (hashing the raw files, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from ..core.fingerprints import PACKAGE, code_digest, plan_digest
+from ..core.fingerprints import PACKAGE, code_digest, file_sha256, plan_digest
 from ..core.workcalendar import calendar_digest
 from .paths import NOTEBOOKS, atomic_path
 from .run import Run
@@ -31,20 +30,12 @@ _LIBRARIES = ("pandas", "numpy", "pyarrow", "python-calamine", "xlrd", "openpyxl
               "nbconvert", "nbformat", "papermill", "ipykernel")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _contents(root: Path, skip: tuple[str, ...] = ()) -> list[list[str]]:
     """[relative path, sha256] of every file below `root` (hidden and lock files included: anything there counts),
     but for names ending in `skip`."""
     if not root.is_dir():
         return []
-    return sorted([p.relative_to(root).as_posix(), _sha256(p)] for p in root.rglob("*")
+    return sorted([p.relative_to(root).as_posix(), file_sha256(p)] for p in root.rglob("*")
                   if p.is_file() and not p.name.endswith(skip))
 
 
