@@ -447,15 +447,17 @@ def _reply_rows(plan: Plan, apps: pd.DataFrame, workdays: int) -> list[dict[str,
     if not len(apps):
         return []
     rows = []
-    due = apps[apps["due"]]
+    # per bank (and "" for an application of no bank) once; a scope sums its members' (the city: every row)
+    due, decided = apps["due"].astype(bool), apps["decided"].astype(bool)
+    tally = pd.DataFrame({"bank": apps["bank_id"].fillna("").astype(str).to_numpy(), "due": due.to_numpy(),
+                          "within": (due & apps["within"].astype(bool)).to_numpy(),
+                          "pending": (~due & decided).to_numpy(), "undecided": (~decided).to_numpy()}
+                         ).groupby("bank").sum()
     banks = {b for b in apps["bank_id"].dropna()}
     for scope, scope_id, members, bank_id, order in _scopes_of_banks(plan, banks):
-        part = due if scope == "city" else due[due["bank_id"].isin(members)]
-        n_due, n_within = len(part), int(part["within"].sum()) if len(part) else 0
-        mine = apps if scope == "city" else apps[apps["bank_id"].isin(members)]
-        undecided = ~mine["decided"].astype(bool)
-        pending = int((~mine["due"].astype(bool) & ~undecided).sum())
-        left_out = f"；另有 {int(undecided.sum()):,} 笔因工作日历未覆盖、无法判断是否按时，未计入" if undecided.any() else ""
+        part = tally if scope == "city" else tally.reindex(members, fill_value=0)
+        n_due, n_within, pending, undecided = (int(part[c].sum()) for c in ("due", "within", "pending", "undecided"))
+        left_out = f"；另有 {undecided:,} 笔因工作日历未覆盖、无法判断是否按时，未计入" if undecided else ""
         category = plan.unit(bank_id).category if bank_id else (scope_id if scope == "category" else None)
         rows.append(_row(
             "reply_within_5_workdays_rate", scope, scope_id, _ratio(n_within, n_due),
