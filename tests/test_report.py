@@ -132,13 +132,13 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
     def draw(values):
         return report_indicators.trend_by_scope_chart(_history(values), "credit_loan_share", "category", "信用贷款占比")
 
-    drawn = report._png(draw([0.10, 0.12, 0.13]))               # no cache: a figure
+    drawn, drawn_phone = report._pngs(draw([0.10, 0.12, 0.13]))   # no cache: a figure
     folders = Folders.of(tmp_path / "raw", tmp_path / "processed", tmp_path / "reports")
     monkeypatch.setattr(report, "_CHART_CACHE", None)
     charts = report_charts.keep_charts(folders.processed / "2022-06-10" / "charts", folders)
     first = draw([0.10, 0.12, 0.13])
-    assert isinstance(first, report.ChartImage) and first.png == drawn
-    assert len(list(charts.files.folder.glob("*.png"))) == 1
+    assert isinstance(first, report.ChartImage) and first.png == drawn and first.phone_png == drawn_phone
+    assert len(list(charts.files.folder.glob("*.png"))) == 2                # the desktop and the phone layout
 
     def no_drawing(*args, **kwargs):
         raise AssertionError("drawn again")
@@ -146,12 +146,13 @@ def test_a_kept_chart_is_the_chart_that_would_be_drawn_and_is_not_drawn_again(tm
     with monkeypatch.context() as patched:
         patched.setattr(matplotlib.figure.Figure, "savefig", no_drawing)
         charts = report_charts.keep_charts(charts.files.folder, folders)      # the next run
-        assert draw([0.10, 0.12, 0.13]).png == drawn
+        again = draw([0.10, 0.12, 0.13])
+        assert again.png == drawn and again.phone_png == drawn_phone
     charts = report_charts.keep_charts(charts.files.folder, folders)
     other = draw([0.10, 0.12, 0.14])                           # one value changed: drawn and kept anew
     assert other.png != drawn
     charts.prune()
-    assert [p.read_bytes() for p in charts.files.folder.glob("*.png")] == [other.png]
+    assert sorted(p.read_bytes() for p in charts.files.folder.glob("*.png")) == sorted([other.png, other.phone_png])
     # an argument whose content cannot be told: drawn each time, nothing kept
     assert charts.key(report_indicators.trend_by_scope_chart, (object(),), {}) is None
     assert charts.key(report_indicators.trend_by_scope_chart, (pd.DataFrame({"a": [[1, 2]]}),), {}) is None
@@ -171,3 +172,23 @@ def test_the_report_page_does_not_depend_on_cell_ids(tmp_path):
         nbformat.write(nb, str(path))
         pages.append(report_charts.render_report(path))
     assert pages[0] == pages[1] and "一" in pages[0] and "二" in pages[0]
+
+
+def test_a_chart_is_laid_out_again_for_a_phone_and_shown_as_one_picture():
+    """On a phone (≤ 640 px) the browser takes the chart laid out 4.6 inches wide with the same fonts, so its
+    title, legend and labels are whole and legible on the screen instead of shrunk or cut off."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    fig = report_indicators.trend_by_scope_chart(_history([0.10, 0.12, 0.13]), "credit_loan_share", "category",
+                                                "信用贷款占比")
+    desktop, phone = report._pngs(fig)
+    assert Image.open(io.BytesIO(desktop)).size[0] == 800
+    assert Image.open(io.BytesIO(phone)).size[0] == round(report.PHONE_WIDTH * 100)
+    html = report.chart_html(report.ChartImage(desktop, phone))
+    assert html.startswith('<picture class="tz-chart"><source media="(max-width:640px)" srcset="data:image/png;base64,')
+    source, img = re.findall(r'(?:srcset|src)="data:image/png;base64,([^"]+)"', html)
+    assert base64.b64decode(source) == phone and base64.b64decode(img) == desktop and 'alt="图表"' in html

@@ -124,7 +124,7 @@ def render_report(notebook: Path) -> str:
             self.register_filter("filter_data_type", WidgetsDataTypeFilter(
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources))
             html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-            html = _IMG_WITHOUT_ALT.sub(r'<img alt="No description has been provided for this image"\1', html)
+            html = _IMG_WITHOUT_ALT.sub(r'<img alt="图表"\1', html)
             html = _OUTPUT_DIV.sub(r'\1 tabindex="0"', html)
             # BeautifulSoup also wrote characters that the markdown renderer had escaped as numbers (&#24635;) as
             # themselves: the page stays readable as text (and searchable in its source)

@@ -53,8 +53,8 @@ nav.toc ol{margin:4px 0;padding-left:1.2em;columns:2}nav.toc a{color:#1a73e8;tex
 @media (max-width:640px){
  body{padding:12px 14px}h1{font-size:21px}h2{font-size:18px;margin-top:28px}
  nav.toc ol{columns:1}.card{min-width:0;flex:1 1 40%}.card .v{font-size:21px}
- table.tz{font-size:12px}table.tz th{white-space:normal}
- .output_png{overflow-x:auto}.output_png img{max-width:none;width:640px}
+ table.tz{font-size:12px}table.tz th{white-space:normal}table.tz td{min-width:4.5em}
+ .tz-chart img{width:100%;height:auto}
 }
 @page{size:A4;margin:14mm 12mm}
 @media print{
@@ -210,9 +210,14 @@ def _in_notebook() -> bool:
 
 @dataclass(frozen=True)
 class ChartImage:
-    """A chart drawn already, as PNG (`show` displays it as it would the figure)."""
+    """A chart drawn already, as PNG, and laid out again for a phone's screen (`show` displays both, each where it
+    fits, as it would the figure)."""
 
     png: bytes
+    phone_png: bytes | None = None
+
+
+PHONE_WIDTH = 4.6   # inches at the figures' 100 dpi: shown at a phone's ~360 px, its text stays at least 8 px
 
 
 _CHART_CACHE = None   # what `kept_chart` draws through: an object with key, get and put (a ChartCache), or None
@@ -237,14 +242,15 @@ def kept_chart(fn: Callable) -> Callable:
         key = cache.key(fn, args, kwargs) if cache is not None else None
         if key is None:
             return fn(*args, **kwargs)
-        png = cache.get(key)
-        if png is None:
+        png, phone_png = cache.get(key), cache.get(f"{key}-phone")
+        if png is None or phone_png is None:
             fig = fn(*args, **kwargs)
             if fig is None:
                 return None
-            png = _png(fig)
+            png, phone_png = _pngs(fig)
             cache.put(key, png)
-        return ChartImage(png)
+            cache.put(f"{key}-phone", phone_png)
+        return ChartImage(png, phone_png)
 
     return chart
 
@@ -314,24 +320,100 @@ def legend_outside(ax, *others, key: Sequence[tuple[Any, str]] = (), above: bool
 
 
 def show(fig) -> None:
-    """Display a figure (or a `ChartImage`) once in a notebook, as PNG, and free it (the inline backend would
-    otherwise show it twice)."""
-    from IPython.display import Image, display
+    """Display a figure (or a `ChartImage`) once in a notebook and free it (the inline backend would otherwise show
+    it twice): as one picture whose phone version, laid out for a narrow screen, a phone's browser shows instead."""
+    from IPython.display import HTML, display
 
-    display(Image(data=fig.png if isinstance(fig, ChartImage) else _png(fig), format="png"))
+    image = fig if isinstance(fig, ChartImage) else ChartImage(*_pngs(fig))
+    display(HTML(chart_html(image)))
+
+
+def chart_html(image: ChartImage) -> str:
+    """A chart as a self-contained <picture>: the phone layout below 640 px wide, else the desktop one."""
+    import base64
+
+    def uri(png: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+    phone = (f'<source media="(max-width:640px)" srcset="{uri(image.phone_png)}">' if image.phone_png else "")
+    return f'<picture class="tz-chart">{phone}<img src="{uri(image.png)}" alt="图表"></picture>'
+
+
+def _pngs(fig) -> tuple[bytes, bytes]:
+    """The figure as PNG, then laid out again `PHONE_WIDTH` wide (same fonts, so on a phone the text is not
+    shrunk to nothing), and the figure freed."""
+    import matplotlib.pyplot as plt
+
+    desktop = _png(fig)
+    width, height = fig.get_size_inches()
+    phone = desktop
+    if width > PHONE_WIDTH:
+        rows = _legends_below(fig)
+        fig.set_size_inches(PHONE_WIDTH, height + 0.2 * rows)
+        _titles_fit(fig)
+        fig.tight_layout()
+        _titles_centred(fig)
+        phone = _png(fig)
+    plt.close(fig)
+    return desktop, phone
+
+
+def _titles_fit(fig) -> None:
+    """Break a title wider than the figure into two lines (before its bracket, else in the middle)."""
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        title = ax.title
+        text = title.get_text()
+        if not text or "\n" in text or title.get_window_extent(renderer).width <= 0.94 * fig.bbox.width:
+            continue
+        cut = text.find("（")
+        cut = cut if 0 < cut else len(text) // 2
+        title.set_text(f"{text[:cut]}\n{text[cut:]}")
+
+
+def _titles_centred(fig) -> None:
+    """Centre each title on the figure rather than on its axes, which long bank names push right."""
+    middle = fig.transFigure.transform((0.5, 0.0))
+    for ax in fig.axes:
+        if ax.title.get_text():
+            ax.title.set_x(ax.transAxes.inverted().transform(middle)[0])
+
+
+def _legends_below(fig) -> int:
+    """Move each legend drawn outside its axes (`legend_outside`: right of them or above) below them, where a
+    narrow screen has room for it: in two columns, or one when a label is long; returns the legend rows added."""
+    from matplotlib.transforms import ScaledTranslation
+
+    renderer = fig.canvas.get_renderer()
+    rows = 0
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        anchor = legend.get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+        if anchor.x0 < 1 and anchor.y0 < 1:
+            continue
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        columns = 1 if max(len(label) for label in labels) > 12 else 2
+        # below the tick labels and the axis label: as far below the axes' bottom as they reach now, in inches,
+        # which stays so when the axes are laid out again
+        reach = (ax.get_window_extent(renderer).y0 - ax.xaxis.get_tightbbox(renderer).y0) / fig.dpi + 0.08
+        below = ax.transAxes + ScaledTranslation(0, -reach, fig.dpi_scale_trans)
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, 0.0), bbox_transform=below,
+                  ncol=columns, borderaxespad=0, frameon=False, fontsize=9)
+        rows += -(-len(handles) // columns)
+    return rows
 
 
 def _png(fig) -> bytes:
-    """The figure as PNG, and the figure freed. Saved as laid out by the chart (`tight_layout`), not cropped
-    again: the inline backend's bbox_inches="tight" draws every figure twice. No software tag, so the same chart
-    gives the same bytes."""
+    """The figure as PNG. Saved as laid out by the chart (`tight_layout`), not cropped again: the inline
+    backend's bbox_inches="tight" draws every figure twice. No software tag, so the same chart gives the same
+    bytes."""
     import io
-
-    import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
     return buffer.getvalue()
 
 
