@@ -265,3 +265,22 @@ def test_a_target_nobody_reported_shows_as_not_reported(datong):
     html = report_targets.targets_html(datong, indicators)
     assert html.count("未报送") >= len(datong.targets)
     assert "四张清单" in html
+
+
+def test_a_units_feedback_page_shows_the_targets_it_reports(datong):
+    """The unit sees its own figures: each target it reports, this cycle's value, target, due date and light; a
+    target it left blank says 未报送 and where to fill it in. A unit reporting no target gets no such section."""
+    from helpers.present import feedback
+
+    reports = _reports([("2022-06-10", "pbc_datong", "four_lists_published", 0.0)])
+    rows, _ = rt.target_rows(datong, dt.date(2022, 6, 10), reports)
+    indicators = pd.DataFrame(rows)
+    html = feedback.unit_page(datong, "pbc_datong", "2022-06-10", None, None, None, indicators)
+    assert "三、本单位报送的量化目标" in html and "四、缺报事项" in html and "六、下期请改进" in html
+    section = html[html.index("本单位报送的量化目标"):html.index("四、缺报事项")]
+    assert "融资服务“四张清单”" in section and "未完成" in section and "2022-06-30" in section and "未到期" in section
+    assert "（2022-06-30 到期），尚未完成" in section and "尚差" not in section
+    others = [t for t in datong.reported_targets("pbc_datong") if t["id"] != "four_lists_published"]
+    assert all(t["text"][:10] in section for t in others) and section.count("未报送") >= len(others)
+    plain = feedback.unit_page(datong, "icbc_datong", "2022-06-10", None, None, None, indicators)
+    assert "量化目标" not in plain and "三、缺报事项" in plain

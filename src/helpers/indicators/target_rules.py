@@ -140,4 +140,5 @@ def judge(plan: Any, target: Mapping[str, Any], value: float | None, threshold: 
     met = value > threshold if comparator == ">" else value >= threshold
     if met:
         return "green", threshold, f"已提前达到（{due.isoformat()} 到期）"
-    return None, threshold, f"未到期（{due.isoformat()} 到期），尚差 {fmt(float(threshold) - float(value))}"
+    short = "尚未完成" if target.get("unit") == "是否完成" else f"尚差 {fmt(float(threshold) - float(value))}"
+    return None, threshold, f"未到期（{due.isoformat()} 到期），{short}"

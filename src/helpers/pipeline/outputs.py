@@ -58,12 +58,13 @@ def write_unit_pages(run: Run) -> list[Path]:
         raise RunError(f"周期 {run.cycle} 尚未对照计划（缺少 submissions 或 task_status），请先运行 02_reconcile")
     final = run.folders.cycle_reports(run.cycle) / UNITS_DIR
     expected = [final / unit_page_name(unit) for unit in feedback_units(run.plan)]
-    fingerprint = output_fingerprint(run, ("submissions", "task_status", "findings"), what="unit_pages")
+    fingerprint = output_fingerprint(run, ("submissions", "task_status", "findings", "indicators"), what="unit_pages")
     if cat.read_json(run.cycle, "unit_pages") == fingerprint and _exactly(final, expected):
         return expected
     submissions = cat.read(run.cycle, "submissions")
     status = cat.read(run.cycle, "task_status")
     findings = cat.read(run.cycle, "findings")
+    indicators = cat.read(run.cycle, "indicators")
     names = []
     # each unit's rows split off once: a page then filters small frames (the same rows `_mine` and
     # `unit_findings` would pick out of the whole tables)
@@ -74,7 +75,7 @@ def write_unit_pages(run: Run) -> list[Path]:
             subs = subs_by.get(unit.id, submissions.iloc[0:0]) if subs_by is not None else submissions
             mine = status_by.get(unit.id, status.iloc[0:0]) if status_by is not None else status
             found = unit_findings(findings, unit, submissions)
-            html = unit_page(run.plan, unit, run.cycle, subs, mine, found)
+            html = unit_page(run.plan, unit, run.cycle, subs, mine, found, indicators)
             cat.save_text(html, staging / name)
             names.append(name)
     cat.write_json(run.cycle, "unit_pages", fingerprint)

@@ -478,8 +478,9 @@ def _yes_no(value: Any, yes: str = "是", no: str = "否", unknown: str = "未�
 
 
 def unit_page(plan: Plan, unit: Unit | str, cycle: str, submissions: pd.DataFrame | None, status: pd.DataFrame | None,
-              findings: pd.DataFrame | None) -> str:
-    """A self-contained feedback page for one unit (HTML string; no script, no external resource)."""
+              findings: pd.DataFrame | None, indicators: pd.DataFrame | None = None) -> str:
+    """A self-contained feedback page for one unit (HTML string; no script, no external resource). `indicators`:
+    the cycle's indicators table, for the targets the unit reports itself (a section only for such a unit)."""
     unit = unit if isinstance(unit, Unit) else plan.unit(unit)
     subs = _mine(submissions, unit)
     mine = _mine(status, unit)
@@ -530,8 +531,14 @@ def unit_page(plan: Plan, unit: Unit | str, cycle: str, submissions: pd.DataFram
     else:
         parts.append('<p class="muted">该单位在计划中没有负责的任务。</p>')
 
-    # 三、缺漏
-    parts.append("<h2>三、缺报事项</h2>")
+    # the targets the unit reports itself, when it has any: sections are numbered as they come
+    own_targets = report_targets.unit_targets_html(plan, indicators, unit.id)
+    numerals = iter("三四五六")
+    if own_targets is not None:
+        parts += [f"<h2>{next(numerals)}、本单位报送的量化目标</h2>", own_targets]
+
+    # 缺漏
+    parts.append(f"<h2>{next(numerals)}、缺报事项</h2>")
     missing = []
     for row in subs.to_dict("records"):
         if not row["received"]:
@@ -541,8 +548,8 @@ def unit_page(plan: Plan, unit: Unit | str, cycle: str, submissions: pd.DataFram
             missing.append(f"{_task_ref(plan, list_name, group['task_no'])}没有填报")
     parts.append(_bullets(missing) if missing else '<p class="muted">没有缺报的台账或任务。</p>')
 
-    # 四、数据问题
-    parts.append("<h2>四、台账数据问题</h2>")
+    # 数据问题
+    parts.append(f"<h2>{next(numerals)}、台账数据问题</h2>")
     if len(found):
         frame = found.assign(
             sev=found["severity"].map(lambda s: SEVERITY_LABELS.get(s, s)),
@@ -553,8 +560,8 @@ def unit_page(plan: Plan, unit: Unit | str, cycle: str, submissions: pd.DataFram
     else:
         parts.append('<p class="muted">未发现数据问题。</p>')
 
-    # 五、下期请改进
-    parts.append("<h2>五、下期请改进</h2>")
+    # 下期请改进
+    parts.append(f"<h2>{next(numerals)}、下期请改进</h2>")
     asks = improvements(plan, unit, cycle, submissions, status, findings)
     parts.append(_bullets(asks) if asks else "<p>本期报送规范，请继续保持。</p>")
     return page("".join(parts), f"{unit.name} {cycle} 台账报送反馈")

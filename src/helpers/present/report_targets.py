@@ -82,6 +82,39 @@ def targets_frame(plan: Plan, indicators: pd.DataFrame | None) -> pd.DataFrame:
                                       "light_text", "basis"])
 
 
+def unit_targets_html(plan: Plan, indicators: pd.DataFrame | None, unit_id: str) -> str | None:
+    """The targets `unit_id` reports itself, with this cycle's figure, target, due date, light and basis (its own
+    row of a target several units report, else the target's row); None when it reports none."""
+    mine = plan.reported_targets(unit_id)
+    if not mine:
+        return None
+    rows = indicators if indicators is not None and "target_id" in indicators.columns else pd.DataFrame(
+        columns=["target_id", "scope", "scope_id", "value", "target", "unit", "status", "basis", "due"])
+    name = plan.unit_name(unit_id)
+    out = []
+    for target in mine:
+        found = rows[(rows["target_id"] == target["id"]) & (
+            (rows["scope"] == TARGET_SCOPE) if len(target["source"]["reported_by"]) == 1
+            else (rows["scope"] == UNIT_SCOPE) & (rows["scope_id"] == name))]
+        row = found.iloc[-1].to_dict() if len(found) else {}
+        value, unit = row.get("value"), row.get("unit") or target.get("unit")
+        threshold = target.get("threshold")
+        out.append({
+            "text": target.get("text"), "shown": _shown(value, unit),
+            "target_shown": "—" if threshold is None else _shown(float(threshold), target.get("unit")),
+            "due": row.get("due") or (str(target["due"])[:10] if target.get("due") else "—"),
+            "status": row.get("status") if isinstance(row.get("status"), str) else None,
+            "light_text": _light_text(row.get("status"), row.get("basis"), value),
+            "basis": row.get("basis") or f"{NOT_REPORTED}：本期没有该目标的数值，请在任务进展台账的「指标」表填写",
+        })
+    frame = pd.DataFrame(out)
+    frame = frame.assign(light_text=[light_chip(s, t) if isinstance(s, str) else esc(t)
+                                     for s, t in zip(frame["status"], frame["light_text"])])
+    return table(frame, {"text": "目标", "shown": "本期数值", "target_shown": "目标值", "due": "到期日",
+                         "light_text": "状态", "basis": "依据"}, html_columns=["light_text"],
+                 numeric=["shown", "target_shown"])
+
+
 def targets_html(plan: Plan, indicators: pd.DataFrame | None) -> str:
     """The report's target section: counts by light, the table of every target, and the units' own figures of
     targets several units report."""
