@@ -512,6 +512,14 @@ def cell_date(value: object) -> dt.date | None:
         return None
 
 
+def iso_date(value: object) -> dt.date:
+    """A date typed in a plan or corrections file: YAML's own date, or text written YYYY-MM-DD; ValueError for
+    anything else (the caller says where and why)."""
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
 _MONTH_DAY = re.compile(r"^(\d{1,2})\s*(?:月|[.\-/])\s*(\d{1,2})\s*日?$")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from ..core.values import name_key
+from ..core.values import iso_date, name_key
 
 FOLDER = "corrections"
 EXAMPLE = """\
@@ -132,10 +132,8 @@ def build_corrections(raw: Any, path: Path, fail: Callable[[str, str], None], re
         value = item.get("cycle")
         if value in (None, ""):
             return None
-        if isinstance(value, dt.date):
-            return value
         try:
-            return dt.date.fromisoformat(str(value))
+            return iso_date(value)
         except ValueError:
             fail(f"{place}.cycle", f"报送周期「{value}」应写作 YYYY-MM-DD")
             return None

@@ -20,7 +20,7 @@ import yaml
 from .corrections import Corrections, build_corrections, corrections_path
 from ..core.cycles import DEFAULT_REPORT_DAYS
 from ..core.deadlines import DeadlineParse, Milestone, milestones_as_dicts, parse_deadline_detailed
-from ..core.values import label_key, name_key
+from ..core.values import iso_date, label_key, name_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -454,10 +454,8 @@ class _Checker:
     def date(self, value: Any, place: str) -> dt.date | None:
         if value is None:
             return None
-        if isinstance(value, dt.date):
-            return value
         try:
-            return dt.date.fromisoformat(str(value))
+            return iso_date(value)
         except ValueError:
             self.fail(place, f"「{value}」不是 YYYY-MM-DD 日期")
             return None
