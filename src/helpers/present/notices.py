@@ -231,10 +231,16 @@ def notice_document(plan: Plan, notice: Notice, cycle: str, number: int):
         if counts.get(light):
             _para(doc, f"{NOTICE_LEVELS[light][1]}事项：{asks[light]}")
     _para(doc, f"请于下一报送日（{_date_text(nxt)}）前将办理情况随台账一并报送{plan.meta.get('reporting_to') or _issuer(plan)}。")
+    return _signed(doc, plan, cycle, f"{notice.unit.name}{word}督办单（{cycle}）")
+
+
+def _signed(doc, plan: Plan, cycle: str, title: str):
+    """An official document's close: the issuing office and the date on the right, and the file's title and
+    author."""
     doc.add_paragraph()
     _para(doc, _issuer(plan), indent=False, align="right")
     _para(doc, _date_text(cycle), indent=False, align="right")
-    doc.core_properties.title = f"{notice.unit.name}{word}督办单（{cycle}）"
+    doc.core_properties.title = title
     doc.core_properties.author = _issuer(plan)
     return doc
 
@@ -309,9 +315,4 @@ def bulletin_document(plan: Plan, cycle: str, submissions: pd.DataFrame, status:
             _para(doc, "全市" + "；".join(parts) + "。")
     _heading(doc, "四、下一步工作要求" if indicators is not None and len(indicators) else "三、下一步工作要求")
     _para(doc, "请收到督办单的单位按要求办理；未报送、迟报的单位按时报送台账，如实填报进展，不得照抄上期内容。")
-    doc.add_paragraph()
-    _para(doc, _issuer(plan), indent=False, align="right")
-    _para(doc, _date_text(cycle), indent=False, align="right")
-    doc.core_properties.title = f"情况通报（草稿，{cycle}）"
-    doc.core_properties.author = _issuer(plan)
-    return doc
+    return _signed(doc, plan, cycle, f"情况通报（草稿，{cycle}）")
