@@ -259,6 +259,7 @@ class _YearLoans:
 
         # which banks sent loans, and how many loan rows there are, up to each cycle
         banks, self._bank_ids = _factorized(loans["bank_id"])
+        self._bank_codes = banks
         bank_first = np.full(len(self._bank_ids), _NEVER, dtype=np.int64)
         np.minimum.at(bank_first, banks[banks >= 0], loan_at[banks >= 0])
         self._bank_first = bank_first
@@ -326,9 +327,7 @@ class _YearLoans:
         cycle and maturing after it (a loan without 到期日期 is left out)."""
         n = len(self.cycles)
         keep = ((codes == IN_SCOPE) | (codes == UNPLACED)) & (self._keys >= 0) & (at >= 0)
-        code_of = {b: i for i, b in enumerate(self._bank_ids)}
-        bank_codes = np.array([code_of.get(b, -1) for b in _per_value(loans.loc[keep, "bank_id"], _text)],
-                              dtype=np.int64)
+        bank_codes = self._bank_codes[keep].astype(np.int64)
         keys = self._keys[keep]
         maturity = np.array(_per_value(loans.loc[keep, "maturity_date"], lambda d: _date(d).toordinal() if _date(d)
                                        else -1), dtype=np.int64)
@@ -336,15 +335,14 @@ class _YearLoans:
         # each loan is outstanding at the positions from its own to the last cycle before its 到期日期
         start, end = at[keep], np.searchsorted(cycle_days, maturity, side="left") - 1
         ok = (bank_codes >= 0) & (end >= start)
-        pairs, pair_of = np.unique(bank_codes[ok] * (int(keys.max()) + 1 if len(keys) else 1) + keys[ok],
-                                   return_inverse=True)
+        key_width = int(keys.max()) + 1 if len(keys) else 1
+        pairs, pair_of = np.unique(bank_codes[ok] * key_width + keys[ok], return_inverse=True)
         width = n + 1
         change = np.bincount(pair_of * width + start[ok], minlength=len(pairs) * width) \
             - np.bincount(pair_of * width + end[ok] + 1, minlength=len(pairs) * width)
         live = change.reshape(len(pairs), width).cumsum(axis=1)[:, :n] > 0
-        pair_bank = bank_codes[ok][np.unique(pair_of, return_index=True)[1]] if len(pairs) else np.zeros(0, np.int64)
         table = np.zeros((len(self._bank_ids), n), dtype=np.int64)
-        np.add.at(table, pair_bank, live.astype(np.int64))
+        np.add.at(table, pairs // key_width, live.astype(np.int64))
         return table
 
     def sme_borrowers_outstanding(self, cycle: dt.date) -> dict[str, int]:
