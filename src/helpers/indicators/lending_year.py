@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -164,32 +164,48 @@ class _Counts:
     county: dict[str, int]
 
 
+class _ScopeGroups:
+    """The records (`bank_id`, `county_unit_id` as `_household_frame` gives them) grouped per scope: city-wide, per
+    bank, per bank category (the plan's banks of that category, as `_scopes_of_banks` groups them) and per county;
+    `groups()` gives (scope, each record's group code, −1 for none, number of groups)."""
+
+    def __init__(self, plan: Plan, records: pd.DataFrame):
+        self.size = len(records)
+        self._banks, self.banks = _factorized(records["bank_id"])
+        category = {u.id: u.category or "" for u in plan.banks}
+        bank_category, self.categories = _factorized(pd.Series([category.get(b) for b in self.banks], dtype=object))
+        self._categories = np.append(bank_category, -1).astype(np.int64)[self._banks]   # a record without a bank: -1
+        self._counties, self.counties = _factorized(records["county_unit_id"])
+
+    def groups(self) -> list[tuple[str, np.ndarray, int]]:
+        return [("city", np.zeros(self.size, dtype=np.int64), 1), ("bank", self._banks, len(self.banks)),
+                ("category", self._categories, len(self.categories)),
+                ("county", self._counties, len(self.counties))]
+
+    def counts(self, tables: dict[str, np.ndarray], position: int, keep: Callable[[float], bool],
+               value: Callable[[Any], Any]) -> _Counts:
+        """The `tables` (scope → [group, position]) at `position` as `_Counts`, the groups `keep` accepts."""
+        def per(names: list, scope: str) -> dict:
+            return {name: value(v) for name, v in zip(names, tables[scope][:, position]) if keep(v)}
+
+        return _Counts(value(tables["city"][0, position]), per(self.banks, "bank"),
+                       per(self.categories, "category"), per(self.counties, "county"))
+
+
 class _Households:
     """Distinct households per scope year to date, at every cycle position, from `records` (`borrower_key`,
-    `bank_id`, `county_unit_id` as `_household_frame` gives them) and each record's cycle position. A category
-    counts the records of the plan's banks of that category (as `_scopes_of_banks` groups them)."""
+    `bank_id`, `county_unit_id` as `_household_frame` gives them) and each record's cycle position."""
 
     def __init__(self, plan: Plan, records: pd.DataFrame, at: np.ndarray, n_cycles: int):
         keys, _ = _factorized(records["borrower_key"])
-        banks, self.banks = _factorized(records["bank_id"])
-        category = {u.id: u.category or "" for u in plan.banks}
-        bank_category, self.categories = _factorized(pd.Series([category.get(b) for b in self.banks], dtype=object))
-        categories = np.append(bank_category, -1).astype(np.int64)[banks]   # a record without a bank: -1
-        counties, self.counties = _factorized(records["county_unit_id"])
+        self.scopes = _ScopeGroups(plan, records)
         self._tables = {}
-        for scope, groups, n_groups in (("city", np.zeros(len(keys), dtype=np.int64), 1),
-                                        ("bank", banks, len(self.banks)),
-                                        ("category", categories, len(self.categories)),
-                                        ("county", counties, len(self.counties))):
+        for scope, groups, n_groups in self.scopes.groups():
             group, _, first = _first_seen(groups, keys, at)
             self._tables[scope] = _running_counts(group, first, n_groups, n_cycles)
 
     def at(self, position: int) -> _Counts:
-        def nonzero(names: list, scope: str) -> dict[str, int]:
-            return {name: int(n) for name, n in zip(names, self._tables[scope][:, position]) if n}
-
-        return _Counts(int(self._tables["city"][0, position]), nonzero(self.banks, "bank"),
-                       nonzero(self.categories, "category"), nonzero(self.counties, "county"))
+        return self.scopes.counts(self._tables, position, bool, int)
 
 
 class _Sums:
@@ -198,20 +214,13 @@ class _Sums:
 
     def __init__(self, plan: Plan, records: pd.DataFrame, at: np.ndarray, n_cycles: int,
                  weights: dict[str, np.ndarray]):
-        banks, self.banks = _factorized(records["bank_id"])
-        category = {u.id: u.category or "" for u in plan.banks}
-        bank_category, self.categories = _factorized(pd.Series([category.get(b) for b in self.banks], dtype=object))
-        categories = np.append(bank_category, -1).astype(np.int64)[banks]
-        counties, self.counties = _factorized(records["county_unit_id"])
+        self.scopes = _ScopeGroups(plan, records)
         self.names = list(weights)
         self._tables: dict[str, dict[str, np.ndarray]] = {}
         for name, weight in weights.items():
             weight = np.nan_to_num(np.asarray(weight, dtype=float))
             tables = {}
-            for scope, groups, n_groups in (("city", np.zeros(len(records), dtype=np.int64), 1),
-                                            ("bank", banks, len(self.banks)),
-                                            ("category", categories, len(self.categories)),
-                                            ("county", counties, len(self.counties))):
+            for scope, groups, n_groups in self.scopes.groups():
                 ok = (groups >= 0) & (at >= 0)
                 cells = groups[ok].astype(np.int64) * (n_cycles + 1) + np.minimum(at[ok], n_cycles)
                 table = np.bincount(cells, weights=weight[ok], minlength=n_groups * (n_cycles + 1))
@@ -219,13 +228,7 @@ class _Sums:
             self._tables[name] = tables
 
     def at(self, position: int, name: str) -> _Counts:
-        tables = self._tables[name]
-
-        def per(names: list, scope: str) -> dict[str, float]:
-            return {n: float(v) for n, v in zip(names, tables[scope][:, position])}
-
-        return _Counts(float(tables["city"][0, position]), per(self.banks, "bank"), per(self.categories, "category"),
-                       per(self.counties, "county"))
+        return self.scopes.counts(self._tables[name], position, lambda v: True, float)
 
 
 def _scope_weights(codes: np.ndarray, amounts: np.ndarray | None = None) -> dict[str, np.ndarray]:
