@@ -306,8 +306,8 @@ def legend_outside(ax, *others, key: Sequence[tuple[Any, str]] = (), above: bool
     for axis in (ax, *others):
         found, names = axis.get_legend_handles_labels()
         # an artist standing for something not drawn (a limit far off the scale) has a label but is no series
-        found += [a for a in axis.artists if a.get_label() and not a.get_label().startswith("_")]
-        names += [a.get_label() for a in axis.artists if a.get_label() and not a.get_label().startswith("_")]
+        standing_for = [a for a in axis.artists if a.get_label() and not a.get_label().startswith("_")]
+        found, names = found + standing_for, names + [a.get_label() for a in standing_for]
         handles, labels = handles + list(found), labels + list(names)
     if not handles:
         return
@@ -335,7 +335,9 @@ def chart_html(image: ChartImage) -> str:
     def uri(png: bytes) -> str:
         return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
-    phone = (f'<source media="(max-width:640px)" srcset="{uri(image.phone_png)}">' if image.phone_png else "")
+    # a chart drawn no wider than a phone's layout has one image: not embedded twice
+    phone = (f'<source media="(max-width:640px)" srcset="{uri(image.phone_png)}">'
+             if image.phone_png and image.phone_png != image.png else "")
     return f'<picture class="tz-chart">{phone}<img src="{uri(image.png)}" alt="图表"></picture>'
 
 
