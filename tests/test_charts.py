@@ -150,3 +150,41 @@ def test_rows_of_one_indicator_for_one_scope_are_told_apart_by_what_they_count()
     shown = ri._with_display(frame.assign(value=0.5, unit="比例", target=None, status=None))
     assert list(shown["name"][:3]) == ["信贷计划完成率（首贷户数）", "信贷计划完成率（贷款余额增量）", "信贷计划完成率"]
     assert shown["name"].iloc[3] != shown["name"].iloc[4]
+
+
+def test_a_laid_out_chart_is_drawn_once_per_png_and_gives_the_same_image():
+    """`tight_layout` leaves a placeholder layout engine, for which savefig would draw the figure a first time
+    without rendering; `_png` drops it, so each PNG costs one draw, and the image is byte for byte the one the
+    extra pass gave."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    def figure():
+        report.setup_fonts()
+        fig, ax = plt.subplots(figsize=(8, 3))
+        ax.plot([1, 2, 3], [3, 1, 2], label="首贷户数")
+        ax.set_title("首贷户数随周期变化（当年累计）")
+        report.legend_outside(ax)
+        fig.tight_layout()
+        return fig
+
+    fig = figure()
+    old = io.BytesIO()
+    fig.savefig(old, format="png", metadata={"Software": None})
+    plt.close(fig)
+    draws = []
+    original = Figure.draw
+
+    def counting(self, renderer):
+        draws.append(renderer)
+        return original(self, renderer)
+
+    Figure.draw = counting
+    try:
+        new = report._png(figure())
+    finally:
+        Figure.draw = original
+        plt.close("all")
+    assert len(draws) == 1
+    assert new == old.getvalue()

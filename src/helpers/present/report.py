@@ -414,6 +414,12 @@ def _png(fig) -> bytes:
     bytes."""
     import io
 
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    # `tight_layout` leaves a placeholder layout engine behind, for which savefig draws the whole figure once
+    # without rendering before drawing it for real; there is no layout left to do, so that pass is skipped
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        fig.set_layout_engine(None)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
