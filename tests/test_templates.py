@@ -454,3 +454,56 @@ def test_links_name_next_cycle_templates_without_linking_into_its_folder(tiny_ru
     html = outputs.links_html(tiny_run)
     assert "../2022-07-10" not in html and "href" not in html
     assert "下期（2022-07-10）填报模板 4 个（任务进展台账 4 个），位于报告目录的 2022-07-10/templates/ 文件夹" in html
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Speed helpers that must not change what is written
+
+
+def test_merge_writes_exactly_what_openpyxl_merge_cells_writes():
+    """`templates.merge` remembers the styles a merge gives per workbook; the saved sheets must be byte for byte those
+    of openpyxl's own `merge_cells`, for ranges whose start cell has borders, protection or neither, a start cell
+    that does not exist yet, an end cell that does, and the same kind of range again (taken from what was
+    remembered)."""
+    import io
+    import zipfile
+
+    from openpyxl.styles import Border, Font, Protection, Side
+
+    def build(merge) -> tuple[bytes, list]:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        thick = Side(style="medium", color="FF000000")
+        for row in (1, 4, 7):                                   # the same kind of range three times
+            ws.cell(row, 1, "标题").font = Font(bold=True)
+            ws.cell(row, 1).border = Border(left=thick, top=thick, bottom=thick)
+            ws.cell(row, 3).border = Border(right=thick)          # the end cell's right border moves to the start
+            merge(ws, row, 1, row + 1, 3)
+        for row in (10, 12):
+            ws.cell(row, 2).protection = Protection(locked=False)
+            merge(ws, row, 2, row, 5)
+        merge(ws, 14, 1, 16, 1)                                 # start cell not created before
+        merge(ws, 18, 1, 20, 1)
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        styles = [(c.coordinate, *(getattr(getattr(c.border, s), "style", None) for s in ("left", "right", "top", "bottom")),
+                   c.protection.locked, c.font.b) for r in ws.iter_rows() for c in r]
+        with zipfile.ZipFile(buffer) as z:
+            return z.read("xl/worksheets/sheet1.xml") + z.read("xl/styles.xml"), styles
+
+    def openpyxl_merge(ws, r0, c0, r1, c1):
+        ws.merge_cells(start_row=r0, start_column=c0, end_row=r1, end_column=c1)
+
+    theirs, their_styles = build(openpyxl_merge)
+    ours, our_styles = build(templates.merge)
+    assert our_styles == their_styles
+    assert ours == theirs
+    assert b'<mergeCell ref="A7:C8"/>' in ours and b'<mergeCell ref="A18:A20"/>' in ours
+
+
+def test_text_lines_counts_a_text_the_same_however_its_arguments_are_typed():
+    """`text_lines` is remembered per (text, width, size): an int width and its float, a number and its text, give
+    the count they gave before it was remembered."""
+    assert templates.text_lines("8,221万元 " * 10, 18) == templates.text_lines("8,221万元 " * 10, 18.0) > 1
+    assert templates.text_lines(12345, 3) == templates.text_lines("12345", 3.0) == 3
+    assert templates.text_lines("一\n二", 40, 10.5) == 2

@@ -31,7 +31,7 @@ from ..plan.model import Plan, Task, TaskList, Unit
 from ..reconcile.lights import LIGHT_LABELS, LIGHTS
 from .report import esc, light_chip, page, table
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, LINE_SPACING, PLAN_ROLES, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        CellStyler, fit_row_height, safe_file_name, setup_print, sheet_title, short_name, text_lines,
+                        CellStyler, fit_row_height, merge, safe_file_name, setup_print, sheet_title, short_name, text_lines,
                         text_width, write_header_row, write_text)
 
 
@@ -156,12 +156,12 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
     # 1 title, 2 cycle line, 3 colour legend, 4 header
     title = write_text(ws.cell(1, 1), f"{plan.title}{lst.name}")
     title.font, title.alignment = TITLE_FONT, Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
+    merge(ws, 1, 1, 1, ncols)
     ws.row_dimensions[1].height = 36
     to = plan.meta.get("reporting_to")
     line = write_text(ws.cell(2, 1), f"报送日期：{cycle}" + (f"　　汇总单位：{to}" if to else ""))
     line.font = Font(name=BODY_FONT.name, size=11)
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
+    merge(ws, 2, 1, 2, ncols)
     styler = CellStyler()
     write_header_row(ws, HEADER_ROW, headers, styler)
 
@@ -204,7 +204,7 @@ def _consolidated_sheet(wb: Workbook, plan: Plan, lst: TaskList, cycle: str, lig
         gcol = roles.index("group") + 1
         for start, end in _page_sized(ws, runs):
             if end > start:
-                ws.merge_cells(start_row=start, start_column=gcol, end_row=end, end_column=gcol)
+                merge(ws, start, gcol, end, gcol)
     _legend(ws, 3, ncols, below=row + 1)
     ws.freeze_panes = ws.cell(first, 1).coordinate
     setup_print(ws, HEADER_ROW, title=f"{lst.name}（{cycle}）")

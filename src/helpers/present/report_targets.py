@@ -19,7 +19,7 @@ from .report import esc, light_chip, table
 from .report_indicators import fmt_value
 from ..indicators.reported_targets import NOT_REPORTED, NOT_YET_DUE, TARGET_SCOPE, UNIT_SCOPE
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, TITLE_FONT, WRAP_CENTRE, WRAP_TOP, fit_row_height,
-                        setup_print, write_header_row, write_text)
+                        merge, setup_print, write_header_row, write_text)
 
 __all__ = ["targets_frame", "targets_html", "add_targets_sheet"]
 
@@ -153,11 +153,11 @@ def add_targets_sheet(wb: Workbook, plan: Plan, indicators: pd.DataFrame | None,
         ws.column_dimensions[get_column_letter(col)].width = WIDTHS[role]
     title = write_text(ws.cell(1, 1), f"{plan.title}量化目标完成情况")
     title.font, title.alignment = TITLE_FONT, WRAP_CENTRE
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(roles))
+    merge(ws, 1, 1, 1, len(roles))
     ws.row_dimensions[1].height = 36
     write_text(ws.cell(2, 1), f"报告期：{cycle}；“未报送”表示本期没有该目标的数据，“未到期”表示尚未达到但未到到期日。"
                ).font = Font(name=BODY_FONT.name, size=9.5)
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(roles))
+    merge(ws, 2, 1, 2, len(roles))
     write_header_row(ws, HEADER_ROW, list(COLUMNS.values()))
     widths = {col: WIDTHS[role] for col, role in enumerate(roles, start=1)}
     for row, record in enumerate(frame.to_dict("records"), start=HEADER_ROW + 1):

@@ -15,6 +15,7 @@ Everything comes from the plan (lists, their `columns` role → header mapping, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import math
 import re
@@ -26,10 +27,11 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
@@ -111,6 +113,38 @@ class CellStyler:
 
 
 
+def merge(ws: Worksheet, start_row: int, start_column: int, end_row: int, end_column: int) -> None:
+    """`ws.merge_cells` with the same result, fast: openpyxl gives every cell of a merged range the start cell's
+    protection (and the edges its borders), one hashed style assignment per cell. The styles a merge gives depend
+    only on the start and end cells' styles and the range's shape, so they are worked out once per workbook and
+    copied to later ranges of the same kind (cells a merge covers are new `MergedCell`s whatever they were)."""
+    start = ws._cells.get((start_row, start_column))
+    if start is None:
+        start = ws.cell(start_row, start_column)
+    end = ws._cells.get((end_row, end_column))
+    key = (_style_key(start), end is not None and _style_key(end), end_row - start_row, end_column - start_column)
+    known = ws.parent.__dict__.setdefault("_taizhang_merges", {})
+    styles = known.get(key)
+    if styles is None:
+        ws.merge_cells(start_row=start_row, start_column=start_column, end_row=end_row, end_column=end_column)
+        known[key] = [copy(ws._cells[row, col]._style) for row in range(start_row, end_row + 1)
+                      for col in range(start_column, end_column + 1)]
+        return
+    ws.merged_cells.add(CellRange(min_row=start_row, min_col=start_column, max_row=end_row, max_col=end_column))
+    cells = ws._cells
+    index = 0
+    for row in range(start_row, end_row + 1):
+        for col in range(start_column, end_column + 1):
+            cell = start if index == 0 else MergedCell(ws, row, col)
+            cell._style = copy(styles[index])
+            cells[row, col] = cell
+            index += 1
+
+
+def _style_key(cell) -> tuple:
+    return () if cell._style is None else tuple(cell._style)
+
+
 def safe_file_name(text: str) -> str:
     """A name usable as a file name on Windows, macOS and Linux: characters illegal in file names become _."""
     name = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", str(text))).strip().strip(".")
@@ -190,9 +224,15 @@ def text_lines(text: Any, width: float, font_size: float = 10.5) -> int:
     """How many lines `text` takes in a wrapped cell `width` units wide at `font_size` pt: every line break of the
     text starts a line, a CJK character wraps anywhere, a run of half-width characters (8,221万元's 8,221) as a
     word unless it is wider than the line itself."""
+    return _text_lines(str(text), float(width), float(font_size))
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_lines(text: str, width: float, font_size: float) -> int:
+    # remembered: the same task texts, headers and notes are measured again in every unit's template and page
     usable = max(1.0, width - CELL_PADDING_UNITS) * WIDTH_UNIT_PT
     lines = 0
-    for part in str(text).split("\n"):
+    for part in text.split("\n"):
         lines += 1
         used = 0.0
         for token in _BREAKABLE_RUN.findall(part):
@@ -262,7 +302,7 @@ def _meta_columns(ws: Worksheet, ncols: int) -> tuple[tuple[int, int], tuple[int
 
 def _merge(ws: Worksheet, row: int, span: tuple[int, int]) -> None:
     if span[1] > span[0]:
-        ws.merge_cells(start_row=row, start_column=span[0], end_row=row, end_column=span[1])
+        merge(ws, row, span[0], row, span[1])
 
 
 def _meta_rows(ws: Worksheet, ncols: int, unit: Unit, cycle: str, *, amount_note: bool = False) -> dict[str, str]:
@@ -311,7 +351,7 @@ def _title_row(ws: Worksheet, ncols: int, text: str) -> None:
     ws.cell(1, 1).font = TITLE_FONT
     ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     if ncols > 1:
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
+        merge(ws, 1, 1, 1, ncols)
     ws.row_dimensions[1].height = 36
 
 
@@ -343,7 +383,7 @@ def _note_row(ws: Worksheet, row: int, ncols: int, lines: Sequence[str]) -> None
     cell.font = NOTE_FONT
     cell.alignment = Alignment(wrap_text=True, vertical="top")
     if ncols > 1:
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=ncols)
+        merge(ws, row, 1, row, ncols)
     total = sum(ws.column_dimensions[get_column_letter(c)].width or 9 for c in range(1, ncols + 1))
     fit_row_height(ws, row, {1: total}, line_height=13)
 
@@ -365,13 +405,16 @@ def _protect(ws: Worksheet, *, rows_editable: bool = False) -> None:
 # Task templates
 
 
-def _latest(frame: pd.DataFrame | None, unit_id: str) -> dict[tuple[str, int], dict]:
-    """(list, task_no) → the unit's last row in a progress or task_status frame."""
-    if frame is None or not len(frame) or "unit_id" not in frame:
+def _latest(frame: pd.DataFrame | None, unit_id: str, columns: Sequence[str]) -> dict[tuple[str, int], dict]:
+    """(list, task_no) → the unit's last row in a progress or task_status frame, as a dict of those of `columns`
+    the frame has (column by column: `to_dict("records")` of every column cost more than the rest of a template)."""
+    if frame is None or not len(frame) or "unit_id" not in frame or "task_no" not in frame:
         return {}
-    mine = frame[(frame["unit_id"] == unit_id)]
-    mine = mine[mine["task_no"].notna()] if "task_no" in mine else mine.iloc[0:0]
-    return {(r["list"], int(r["task_no"])): r for r in mine.to_dict("records")}
+    mine = frame[(frame["unit_id"] == unit_id) & frame["task_no"].notna()]
+    keep = [c for c in columns if c in mine]
+    values = [mine[c].tolist() for c in keep]
+    return {(name, int(no)): dict(zip(keep, row))
+            for name, no, *row in zip(mine["list"].tolist(), mine["task_no"].tolist(), *values)}
 
 
 def _twin(plan: Plan, task: Task) -> Task | None:
@@ -421,8 +464,8 @@ def build_task_template(
     双周进展情况 and 进展状态 from the unit's last rows; `previous_status` (its `task_status`) adds last cycle's
     light and reason as a comment on the progress cell."""
     unit = _unit_of(plan, unit)
-    before = _latest(previous_progress, unit.id)
-    lights = _latest(previous_status, unit.id)
+    before = _latest(previous_progress, unit.id, ("actions", "goal", "progress", "status"))
+    lights = _latest(previous_status, unit.id, ("light", "reason"))
     wb = Workbook()
     wb.remove(wb.active)
     wb.properties.title = f"{unit.name}{LEDGER_KIND_LABELS['task']}（{cycle}）"
@@ -501,7 +544,7 @@ def _task_sheet(wb: Workbook, plan: Plan, lst: TaskList, tasks: list[Task], unit
         gcol = roles.index("group") + 1
         for start, end in group_runs:
             if end > start:
-                ws.merge_cells(start_row=start, start_column=gcol, end_row=end, end_column=gcol)
+                merge(ws, start, gcol, end, gcol)
 
     notes = [f"1. 灰色列（{'、'.join(lst.columns[r] for r in roles if r in PLAN_ROLES)}）为计划原文，已锁定，请勿修改；"
              "只填写本单位负责的任务，不要增删行。"]
