@@ -121,7 +121,9 @@ def table(
     formatters = formatters or {}
     head = "".join(f"<th>{esc(label)}</th>" for label in columns.values())
     body = []
-    for record in frame.to_dict("records"):
+    # only the shown columns turned into records: the frames passed often carry a dozen more
+    shown_columns = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    for record in frame[shown_columns].to_dict("records"):
         cells = []
         for col in columns:
             value = record.get(col)
@@ -421,7 +423,9 @@ def _png(fig) -> bytes:
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         fig.set_layout_engine(None)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
+    # zlib level 3 rather than PIL's 6: on these flat-coloured charts it is about twice as fast and the files are
+    # a little smaller (the pixels are the same: PNG is lossless)
+    fig.savefig(buffer, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
 
 
