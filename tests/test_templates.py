@@ -507,3 +507,33 @@ def test_text_lines_counts_a_text_the_same_however_its_arguments_are_typed():
     assert templates.text_lines("8,221万元 " * 10, 18) == templates.text_lines("8,221万元 " * 10, 18.0) > 1
     assert templates.text_lines(12345, 3) == templates.text_lines("12345", 3.0) == 3
     assert templates.text_lines("一\n二", 40, 10.5) == 2
+
+
+def test_a_data_template_made_from_another_units_is_the_one_built_for_it(datong):
+    """`write_templates` makes each unit's data template from the last one of its kind (`like=`): after saving
+    another bank's, the sheets must be byte for byte those built afresh for this bank, name cells, page headers and
+    title included, and nothing of the other bank left anywhere."""
+    import io
+    import zipfile
+
+    def parts(wb) -> dict[str, bytes]:
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        with zipfile.ZipFile(buffer) as z:
+            return {n: re.sub(rb"<dcterms:(created|modified)[^<]*</dcterms:\w+>", b"", z.read(n)) for n in z.namelist()}
+
+    banks = [u for u in datong.expected_units("lending")][:2]
+    assert len(banks) == 2
+    for kind, units in (("lending", banks), ("noloan", list(datong.expected_units("noloan"))[:2])):
+        first = templates.build_data_template(datong, units[0], kind, NEXT)
+        parts(first)                                                     # saved, as write_templates does
+        made = templates.build_data_template(datong, units[1], kind, NEXT, like=first)
+        assert made is first
+        fresh = templates.build_data_template(datong, units[1], kind, NEXT)
+        ours, theirs = parts(made), parts(fresh)
+        assert ours == theirs
+        assert units[0].name.encode() not in b"".join(ours.values())
+        assert units[1].name.encode() in b"".join(ours.values())
+    # a workbook of another kind or cycle is not reused
+    other = templates.build_data_template(datong, banks[0], "lending", "2022-07-25", like=first)
+    assert other is not first

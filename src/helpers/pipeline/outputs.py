@@ -362,8 +362,10 @@ def write_templates(run, next_cycle: str | None = None) -> list[Path]:
             return kept
         progress = status = None
     with atomic_dir(final, run.folders) as staging, gc_paused():
+        built = {}    # kind → its last template, saved: the next unit's of a data kind is made from it
         for spec, name in zip(specs, names):
-            wb = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status, targets)
+            wb = built[spec.kind] = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status, targets,
+                                                   like=built.get(spec.kind))
             run.catalog.save_workbook(wb, staging / name)
     run.catalog.write_json(run.cycle, "templates", fingerprint)
     return paths

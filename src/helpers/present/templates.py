@@ -76,6 +76,10 @@ HEADER_FILL = PatternFill("solid", fgColor="FFD9E1F2")
 LOCKED_FILL = PatternFill("solid", fgColor="FFF2F2F2")     # plan columns: visibly not for the unit
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 WRAP_CENTRE = Alignment(wrap_text=True, vertical="center", horizontal="center")
+META_LEFT = Alignment(horizontal="left", vertical="center")
+META_RIGHT = Alignment(horizontal="right", vertical="center")
+META_VALUE = Alignment(horizontal="left", vertical="center", shrink_to_fit=True)
+META_BORDER = Border(bottom=THIN)
 UNLOCKED = Protection(locked=False)
 LOCKED = Protection(locked=True)
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
@@ -203,13 +207,23 @@ def setup_print(ws: Worksheet, header_row: int, *, title: str | None = None) -> 
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.oddFooter.center.size = 9
     if title:
-        ws.oddHeader.left.text = title.replace("&", "&&")[:200]
+        ws.oddHeader.left.text = page_header(title)
         ws.oddHeader.left.size = 9
+
+
+def page_header(title: str) -> str:
+    """A sheet title as the printed page's header holds it (& is a code there, 255 characters at most)."""
+    return title.replace("&", "&&")[:200]
 
 
 def text_width(text: str) -> int:
     """Display width in Excel character units: a CJK character counts 2, anything else 1."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(map(_char_width, text))
+
+
+@functools.lru_cache(maxsize=None)
+def _char_width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
 # Excel's column width unit is the digit width of the workbook's default font (Calibri 11: 7 px at 96 dpi, 5.25
@@ -236,7 +250,8 @@ def _text_lines(text: str, width: float, font_size: float) -> int:
         lines += 1
         used = 0.0
         for token in _BREAKABLE_RUN.findall(part):
-            size = font_size * text_width(token) / 2
+            # a run of several characters is half-width throughout (the pattern's first branch)
+            size = font_size * (len(token) if len(token) > 1 else _char_width(token)) / 2
             if used and used + size > usable and (size <= usable or token.isspace()):
                 lines += 1
                 used = 0.0
@@ -309,27 +324,25 @@ def _meta_rows(ws: Worksheet, ncols: int, unit: Unit, cycle: str, *, amount_note
     """Rows 2–3: 填报单位 (pre-filled, locked) and 填报日期 (unlocked, last in its row so that an empty date is read
     as no date), 联系人 and 联系电话 (unlocked). Returns the coordinates of the value cells."""
     left, value_span, right, value_col = _meta_columns(ws, ncols)
+    styler = _styler(ws.parent)
     cells = {}
     for row, (left_text, right_text, key_left, key_right) in {
         2: (f"{UNIT_LABEL}：", f"{DATE_LABEL}：", "unit", "date"),
         3: (f"{CONTACT_LABEL}：", f"{PHONE_LABEL}：", "contact", "phone"),
     }.items():
         for col in range(1, value_col + 1):     # locked even where a detail sheet's whole column is open
-            ws.cell(row, col).protection = LOCKED
-        label = write_text(ws.cell(row, left[0]), left_text)
-        label.font = META_FONT
-        label.alignment = Alignment(horizontal="left", vertical="center")
+            styler.apply(ws.cell(row, col), "meta", protection=LOCKED)
+        styler.apply(write_text(ws.cell(row, left[0]), left_text), "meta label", font=META_FONT,
+                     alignment=META_LEFT)
         _merge(ws, row, left)
         value = ws.cell(row, value_span[0])
         _merge(ws, row, value_span)
-        write_text(ws.cell(row, right[0]), right_text).font = META_FONT
-        ws.cell(row, right[0]).alignment = Alignment(horizontal="right", vertical="center")
+        styler.apply(write_text(ws.cell(row, right[0]), right_text), "meta right label", font=META_FONT,
+                     alignment=META_RIGHT)
         _merge(ws, row, right)
         right_value = ws.cell(row, value_col)
         for cell in (value, right_value):
-            cell.font = META_FONT
-            cell.alignment = Alignment(horizontal="left", vertical="center", shrink_to_fit=True)
-            cell.border = Border(bottom=THIN)
+            styler.apply(cell, "meta value", font=META_FONT, alignment=META_VALUE, border=META_BORDER)
         cells[key_left] = value.coordinate
         cells[key_right] = right_value.coordinate
         ws.row_dimensions[row].height = 22
@@ -686,22 +699,40 @@ def _entry_style(wb: Workbook, kind: str) -> str:
     return name
 
 
-def build_data_template(plan: Plan, unit: Unit | str, kind: str, cycle: str) -> Workbook:
+def build_data_template(plan: Plan, unit: Unit | str, kind: str, cycle: str, *, like: Workbook | None = None) -> Workbook:
     """The fixed-format ledger of `kind` (lending, noloan, guarantee) for `unit`: one sheet per format of that
     kind, header in the official wording, the institution's row pre-filled in summary sheets, blank unlocked
-    rows with typed cells (identifiers as text, dates, amounts in 万元) and drop-downs for choice columns."""
+    rows with typed cells (identifiers as text, dates, amounts in 万元) and drop-downs for choice columns.
+
+    `like`: this function's workbook of the same kind and cycle for another unit (already saved), made this
+    unit's in place: the templates of one kind differ only in the unit's name (its cells, the page header and
+    the title), and drawing the bordered entry rows again cost most of a template."""
     unit = _unit_of(plan, unit)
     formats = [f for f in FIXED_FORMATS if f.kind == kind]
     if not formats:
         raise ValueError(f"没有「{kind}」类台账的固定格式")
-    wb = Workbook()
-    wb.remove(wb.active)
     label = LEDGER_KIND_LABELS[kind]
+    if getattr(like, "_taizhang_data_template", None) == (kind, cycle):
+        wb = like
+        for ws, coordinates, fmt in wb._taizhang_unit_cells:
+            for coordinate in coordinates:
+                write_text(ws[coordinate], unit.name)
+            ws.oddHeader.left.text = page_header(_data_sheet_title(unit, label, fmt))
+            ws.column_dimensions.max_outline = None   # as before a save, which sets it (a default written again)
+    else:
+        wb = Workbook()
+        wb.remove(wb.active)
+        wb._taizhang_unit_cells = []       # (sheet, the cells holding the unit's name, format)
+        for fmt in formats:
+            _data_sheet(wb, plan, fmt, unit, cycle, label)
+        wb._taizhang_data_template = (kind, cycle)
     wb.properties.title = f"{unit.name}{label}（{cycle}）"
     wb.properties.creator = str(plan.meta.get("reporting_to") or plan.title)
-    for fmt in formats:
-        _data_sheet(wb, plan, fmt, unit, cycle, label)
     return wb
+
+
+def _data_sheet_title(unit: Unit, label: str, fmt: SheetFormat) -> str:
+    return f"{unit.name} · {label} · {fmt.name}"
 
 
 def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: str, label: str) -> Worksheet:
@@ -713,7 +744,7 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
         ws.column_dimensions[get_column_letter(col)].width = width
     # 「无贷户名单」, not 「无贷户名单（无贷户名单）」: the sheet's name only when it says more than the ledger's
     _title_row(ws, ncols, fmt.name if label in fmt.name else f"{label}（{fmt.name}）")
-    _meta_rows(ws, ncols, unit, cycle)
+    unit_cells = [_meta_rows(ws, ncols, unit, cycle)["unit"]]
     write_header_row(ws, HEADER_ROW, [_header_text(c) for c in columns], _styler(wb))
 
     summary = _is_summary(fmt)
@@ -734,7 +765,7 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
     if summary:
         first = last = first_entry_row(fmt)
         _note_row(ws, last + 2, ncols, notes)
-        write_text(ws.cell(first, 1), unit.name)
+        unit_cells.append(write_text(ws.cell(first, 1), unit.name).coordinate)
         ws.row_dimensions[first].height = 30
     else:
         # the note right under the header, not below the rows: a locked note row in the entry area would stop a
@@ -761,18 +792,20 @@ def _data_sheet(wb: Workbook, plan: Plan, fmt: SheetFormat, unit: Unit, cycle: s
         ws.add_data_validation(dv)
         dv.add(f"{letter}{first}:{letter}{open_to}")
     ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 1).coordinate
-    setup_print(ws, HEADER_ROW, title=f"{unit.name} · {label} · {fmt.name}")
+    setup_print(ws, HEADER_ROW, title=_data_sheet_title(unit, label, fmt))
     _protect(ws, rows_editable=not summary)
+    wb._taizhang_unit_cells.append((ws, unit_cells, fmt))
     return ws
 
 
 def build_template(plan: Plan, unit: Unit | str, kind: str, cycle: str, previous_progress: pd.DataFrame | None = None,
                    previous_status: pd.DataFrame | None = None,
-                   previous_targets: pd.DataFrame | None = None) -> Workbook:
-    """The template of one unit and ledger kind."""
+                   previous_targets: pd.DataFrame | None = None, *, like: Workbook | None = None) -> Workbook:
+    """The template of one unit and ledger kind. `like`: the last template built, already saved: one of the same
+    data kind is reused (`build_data_template`)."""
     if kind == "task":
         return build_task_template(plan, unit, cycle, previous_progress, previous_status, previous_targets)
-    return build_data_template(plan, unit, kind, cycle)
+    return build_data_template(plan, unit, kind, cycle, like=like)
 
 
 # ---------------------------------------------------------------------------------------------------------------
