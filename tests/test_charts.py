@@ -192,3 +192,25 @@ def test_a_laid_out_chart_is_drawn_once_per_png_and_gives_the_same_image():
 
     ours, theirs = (Image.open(io.BytesIO(png)).convert("RGBA") for png in (new, old.getvalue()))
     assert ours.size == theirs.size and ImageChops.difference(ours, theirs).getbbox() is None
+
+
+def test_charts_prepared_in_the_background_are_waited_for_before_the_first_chart(monkeypatch):
+    """`taizhang run` has the kernel load pyplot and the font in a thread while the first notebook reads; a chart
+    drawn meanwhile must not share pyplot with that thread, so `setup_fonts` waits for it to end."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    prepare = report._prepare_charts
+
+    def slow_prepare() -> None:
+        started.set()
+        release.wait(5)
+        prepare()
+
+    monkeypatch.setattr(report, "_prepare_charts", slow_prepare)
+    report.prepare_charts(background=True)
+    preparing = report._PREPARING
+    assert started.wait(5) and preparing.is_alive()
+    threading.Timer(0.2, release.set).start()
+    report.setup_fonts()
+    assert not preparing.is_alive()

@@ -67,9 +67,19 @@ def _one_client_kernel_manager() -> type:
     from jupyter_client.manager import KernelManager
 
     class OnceStartedClient(BlockingKernelClient):
+        _ready = False
+
         def start_channels(self, *args: Any, **kwargs: Any) -> None:
             if not self.channels_running:
                 super().start_channels(*args, **kwargs)
+
+        def wait_for_ready(self, timeout: float | None = None) -> None:
+            # the wait's kernel_info round trip ends with a 0.2 s poll of the output channel: once per run is
+            # enough, the channels of this one client stay connected to the same live kernel between notebooks
+            if self._ready and self.is_alive():
+                return
+            super().wait_for_ready(timeout=timeout)
+            self._ready = True
 
     class OneClientKernelManager(KernelManager):
         def client(self, **kwargs: Any) -> Any:
@@ -101,12 +111,13 @@ def _import_quietly(module: str) -> None:
 
 # What every run does first or needs later, done while the kernel would otherwise wait for this process: the
 # helpers imported, the chart font registered; for a first run of the cycle, which reads much and draws every
-# chart, the worker processes started (they import the helpers too) and pyplot and the font loaded (a rerun
-# mostly shows charts kept from the last run). `{run}`: the run's arguments, as `open_run` takes them.
+# chart, the worker processes started (they import the helpers too) and pyplot and the font loaded beside the
+# first notebook's reading (a rerun mostly shows charts kept from the last run). `{run}`: the run's arguments,
+# as `open_run` takes them.
 WARM_UP = """
 import helpers.pipeline.outputs, helpers.pipeline.workers, helpers.present.report
 if helpers.pipeline.workers.start_workers_for_first_run(*{run}):
-    helpers.present.report.prepare_charts()
+    helpers.present.report.prepare_charts(background=True)
 else:
     helpers.present.report.setup_fonts()
 """

@@ -10,6 +10,7 @@ import functools
 import html
 import math
 import re
+import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 from pathlib import Path
@@ -155,6 +156,9 @@ def setup_fonts() -> str:
     """Register a CJK font shipped as a Python package (mplfonts' Noto Sans CJK SC) with matplotlib, so charts
     render Chinese on any machine without system fonts. Returns the font family name."""
     global _FONT_READY
+    preparing = _PREPARING
+    if preparing is not None and preparing is not threading.current_thread():
+        preparing.join()     # pyplot's figures and the rcParams are shared: one thread draws at a time
     import matplotlib
 
     matplotlib.use("Agg") if not _in_notebook() else None
@@ -177,9 +181,22 @@ def setup_fonts() -> str:
     return family
 
 
-def prepare_charts() -> None:
+_PREPARING: threading.Thread | None = None
+
+
+def prepare_charts(background: bool = False) -> None:
     """Load what a run's first chart would otherwise wait for: pyplot, and the CJK font read and its glyphs
-    indexed (a few Chinese characters drawn). The kernel does this while `taizhang run` starts up."""
+    indexed (a few Chinese characters drawn). The kernel does this while `taizhang run` starts up; `background`:
+    in a thread of its own, so that a first run starts reading at once (the first chart waits for it)."""
+    global _PREPARING
+    if background:
+        _PREPARING = threading.Thread(target=_prepare_charts, name="taizhang-prepare-charts", daemon=True)
+        _PREPARING.start()
+    else:
+        _prepare_charts()
+
+
+def _prepare_charts() -> None:
     import matplotlib.pyplot as plt
 
     setup_fonts()
