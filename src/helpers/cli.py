@@ -111,14 +111,16 @@ def _import_quietly(module: str) -> None:
 
 # What every run does first or needs later, done while the kernel would otherwise wait for this process: the
 # helpers imported, the chart font registered; for a first run of the cycle, which reads much and draws every
-# chart, the worker processes started (they import the helpers too) and pyplot and the font loaded beside the
-# first notebook's reading (a rerun mostly shows charts kept from the last run). `{run}`: the run's arguments,
-# as `open_run` takes them.
+# chart, first the worker processes started (their fork server imports the helpers while this kernel imports
+# pandas: `pipeline.workers` needs none), then pyplot and the font loaded beside the first notebook's reading
+# (a rerun mostly shows charts kept from the last run). `{run}`: the run's arguments, as `open_run` takes them.
 WARM_UP = """
-import helpers.pipeline.outputs, helpers.pipeline.workers, helpers.present.report
+import helpers.pipeline.workers
 if helpers.pipeline.workers.start_workers_for_first_run(*{run}):
+    import helpers.pipeline.outputs, helpers.present.report
     helpers.present.report.prepare_charts(background=True)
 else:
+    import helpers.pipeline.outputs, helpers.present.report
     helpers.present.report.setup_fonts()
 """
 

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from decimal import Decimal, DecimalException
 from functools import lru_cache
 
-import pandas as pd
 
 __all__ = [
     "ValueProblem",
@@ -477,12 +476,20 @@ def similarity(a: object, b: object) -> float:
 # Cells of finished frames (after a Parquet round trip): missing values in all their pandas spellings
 
 
+_pandas = None   # imported on first use: the plan, which uses this module, is read before pandas is needed
+
+
 def cell_missing(value: object) -> bool:
     """None, NaN, pd.NA and NaT are missing; anything pandas cannot test is present."""
+    global _pandas
     if value is None:
         return True
+    if _pandas is None:
+        import pandas
+
+        _pandas = pandas
     try:
-        return bool(pd.isna(value))
+        return bool(_pandas.isna(value))
     except (TypeError, ValueError):
         return False
 
