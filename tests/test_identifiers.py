@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from helpers.core.identifiers import (USCC_ALPHABET, IdCheck, check_id, is_personal, make_resident_id, make_uscc,
+from helpers.core.identifiers import (USCC_ALPHABET, IdCheck, check_id, is_personal, valid_kinds, make_resident_id, make_uscc,
                                       mask_id, mask_name, normalize_id, resident_check_char, uscc_check_char)
 
 USCC_A = "91110000600037341L"
@@ -293,3 +293,44 @@ def test_check_id_and_masks_never_raise(value: object) -> None:
     assert check.valid == (check.problem is None)
     mask_id(value)
     mask_name(value if isinstance(value, str) else None)
+
+
+def _agrees_with_check_id(ids: list[str], today: dt.date | None = None) -> None:
+    """`valid_kinds` (column-wise) says valid exactly where `check_id` does, for plain 18-character texts; anything
+    else it leaves to `check_id`."""
+    for text, kind in zip(ids, valid_kinds(ids, today)):
+        check = check_id(text)
+        plain = len(text) == 18 and check.normalized == text
+        assert kind == (check.kind if check.valid and plain else None), text
+
+
+_ID_LIKE = st.one_of(
+    _USCC_BODIES.map(make_uscc), _RESIDENTS,
+    st.text(alphabet=USCC_ALPHABET + "IOSVZEX-中 a", min_size=15, max_size=19),
+    st.text(alphabet="0123456789X", min_size=18, max_size=18),
+    st.tuples(st.sampled_from("123456789"), st.text(alphabet="0123456789", min_size=5, max_size=5),
+              st.integers(1890, dt.date.today().year + 1).map(str), st.integers(0, 13).map("{:02d}".format),
+              st.integers(0, 32).map("{:02d}".format), st.text(alphabet="0123456789", min_size=3, max_size=3),
+              st.sampled_from("0123456789X")).map("".join),
+)
+
+
+@given(st.lists(st.one_of(_ID_LIKE, _ID_LIKE.map(lambda t: t[:5] + "E" + t[6:])), max_size=40))
+def test_valid_kinds_agrees_with_check_id(ids: list[str]) -> None:
+    _agrees_with_check_id(ids)
+
+
+def test_valid_kinds_on_the_edges() -> None:
+    today = dt.date.today()
+    birthdays = [dt.date(2000, 2, 29), dt.date(1904, 2, 29), dt.date(1900, 1, 1), today, today - dt.timedelta(days=1)]
+    ids = [make_resident_id("140202", b, 7) for b in birthdays]
+    # no 29 February in 1900 or 2100, no 31 April, no birth after today, digits around an E (a number in
+    # scientific notation), a valid USCC and a lower-case one (normalised by check_id: left to it)
+    tomorrow = today + dt.timedelta(days=1)
+    for body in ("14020219000229123", "14020220000431123", f"140202{tomorrow:%Y%m%d}123"):
+        ids.append(body + resident_check_char(body))
+    ids += ["91140200E12345678X", "9114020012345E6789", make_uscc("91140200MA0K8XY21"),
+            make_uscc("91140200MA0K8XY21").lower(), "", "110105199001010071"]
+    _agrees_with_check_id(ids)
+    assert valid_kinds(ids[:5]) == ["resident"] * 5
+    assert valid_kinds([make_uscc("91140200MA0K8XY21")]) == ["uscc"]

@@ -14,9 +14,12 @@ import numbers
 import operator
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
+
+import numpy as np
 
 from .values import is_blank
 
@@ -25,6 +28,7 @@ __all__ = [
     "USCC_ALPHABET",
     "check_id",
     "is_personal",
+    "is_plain_id",
     "make_resident_id",
     "make_uscc",
     "mask_id",
@@ -32,6 +36,7 @@ __all__ = [
     "normalize_id",
     "resident_check_char",
     "uscc_check_char",
+    "valid_kinds",
 ]
 
 IdKind = Literal["uscc", "resident", "unknown"]
@@ -89,6 +94,11 @@ def resident_check_char(body: str) -> str:
     else:
         total = sum([int(ch) * w for ch, w in zip(body, _RESIDENT_WEIGHTS)])
     return _RESIDENT_CHECK[total % 11]
+
+
+def is_plain_id(text: str) -> bool:
+    """Digits and capital letters only: a text `normalize_id` returns as it is (the usual case)."""
+    return _PLAIN_ID.fullmatch(text) is not None
 
 
 def normalize_id(value: object) -> str | None:
@@ -183,6 +193,53 @@ def check_id(value: object) -> IdCheck:
         problem = f"统一社会信用代码校验位错误：第 18 位应为「{expected}」，实为「{n[17]}」{hint}"
         return IdCheck(n, "uscc", False, problem)
     return IdCheck(n, "uscc", True)
+
+
+_USCC_LOOKUP = np.full(256, -1, dtype=np.int64)
+_USCC_LOOKUP[np.frombuffer(USCC_ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(len(USCC_ALPHABET))
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def valid_kinds(ids: Sequence[str], today: dt.date | None = None) -> list[str | None]:
+    """For each identifier, its kind ("resident" or "uscc") when `check_id` would find it valid, decided for the
+    whole list at once with numpy; None where it would not, or where this cannot tell (anything but 18 digits and
+    capital letters): the caller asks `check_id` for those, which also words the problem. The rules are
+    `check_id`'s, column-wise: a resident-like number (17 digits + digit/X, area 1–8, birth year 1900…this year)
+    needs a real birth date not after today and its check digit; any other 18 characters of the USCC alphabet
+    its check character."""
+    today = today or dt.date.today()
+    n = len(ids)
+    out: list[str | None] = [None] * n
+    eligible = [i for i, t in enumerate(ids) if len(t) == 18 and t.isascii() and _PLAIN_ID.fullmatch(t)]
+    if not eligible:
+        return out
+    a = np.frombuffer("".join([ids[i] for i in eligible]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+    a = a.astype(np.int64)
+    d = a - 48
+    digit = (d >= 0) & (d <= 9)
+    year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+    resident_like = (digit[:, :17].all(axis=1) & (digit[:, 17] | (a[:, 17] == ord("X")))
+                     & (a[:, 0] >= ord("1")) & (a[:, 0] <= ord("8")) & (year >= 1900) & (year <= today.year))
+    month = d[:, 10] * 10 + d[:, 11]
+    day = d[:, 12] * 10 + d[:, 13]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    in_month = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    born = ((month >= 1) & (month <= 12) & (day >= 1) & (day <= in_month)
+            & (year * 10000 + month * 100 + day <= today.year * 10000 + today.month * 100 + today.day))
+    expected = np.frombuffer(_RESIDENT_CHECK.encode("ascii"), dtype=np.uint8)[
+        (d[:, :17] * np.array(_RESIDENT_WEIGHTS)).sum(axis=1) % 11]
+    resident_ok = resident_like & born & (a[:, 17] == expected)
+    values = _USCC_LOOKUP[a]
+    # digits around one E read as a number in scientific notation (`check_id`): never valid
+    scientific = ((digit | (a == ord("E"))).all(axis=1) & ((a == ord("E")).sum(axis=1) == 1)
+                  & (a[:, 0] != ord("E")) & (a[:, 17] != ord("E")))
+    uscc_ok = (~resident_like & ~scientific & (values >= 0).all(axis=1)
+               & (values[:, 17] == (31 - (values[:, :17] * np.array(_USCC_WEIGHTS)).sum(axis=1) % 31) % 31))
+    for k in np.flatnonzero(resident_ok).tolist():
+        out[eligible[k]] = "resident"
+    for k in np.flatnonzero(uscc_ok).tolist():
+        out[eligible[k]] = "uscc"
+    return out
 
 
 def _bad_chars(n: str) -> str:

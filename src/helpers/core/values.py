@@ -410,6 +410,12 @@ def _collapse_space(match: re.Match[str]) -> str:
     return " "
 
 
+def is_plain_text(text: str) -> bool:
+    """Chinese characters, letters, digits and brackets only, not ending in "O": a text `clean_text` returns as it
+    is (the usual case)."""
+    return _PLAIN_TEXT.fullmatch(text) is not None and text[-1] not in "Oo"
+
+
 def clean_text(value: object) -> str | None:
     """Text for display: None when blank, else the text with line-wrap damage repaired.
 
@@ -418,7 +424,7 @@ def clean_text(value: object) -> str | None:
     collapses other whitespace runs to one space.
     """
     if type(value) is str and _PLAIN_TEXT.fullmatch(value) and value[-1] not in "Oo":
-        return value        # nothing to repair: Chinese characters, letters, digits and brackets only
+        return value        # nothing to repair (`is_plain_text`, inlined: a hot path)
     if value is None or _is_missing_marker(value):
         return None
     if isinstance(value, float):

@@ -18,9 +18,10 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from ..core import findings as fd
-from ..core.identifiers import check_id, normalize_id
+from ..core.identifiers import check_id, is_plain_id, normalize_id, valid_kinds
 from .sheets import Sheet
-from ..core.values import ValueProblem, amount_factor, clean_text, parse_bool, parse_choice, parse_date, parse_number
+from ..core.values import (ValueProblem, amount_factor, clean_text, is_plain_text, parse_bool, parse_choice, parse_date,
+                           parse_number)
 
 HEADER_SCAN_ROWS = 30
 TOTAL_WORDS = ("合计", "小计", "总计", "累计合计", "全市合计", "总合计")
@@ -558,6 +559,8 @@ class _Parser:
         self.factor = factor
         self.memo: dict[str, Any] = {}
         self.bad_texts: set[str] = set()
+        # a text this kind's parser returns as it is, told by one regular expression instead of the parser
+        self.plain: Callable[[str], bool] | None = {"text": is_plain_text, "id": is_plain_id}.get(col.kind)
 
     @classmethod
     def of(cls, col: Column, factor: float) -> _Parser:
@@ -608,12 +611,13 @@ class _Parser:
         else:
             out = [get(v, S) if v.__class__ is str_ else None if v is None else S for v in raw]
         bad: list[tuple[int, ValueProblem]] = []
+        plain = self.plain
         for i in [i for i, x in enumerate(out) if x is S]:
             v = raw[i]
             if v.__class__ is str:
                 value = get(v, S)            # a text met earlier in this column
                 if value is S:
-                    value = memo[v] = self.slow(v)
+                    value = memo[v] = v if plain is not None and plain(v) else self.slow(v)
                     if isinstance(value, ValueProblem):
                         self.bad_texts.add(v)
             else:
@@ -642,18 +646,26 @@ _ID_MEMO: dict[tuple[str, dt.date], tuple[str, bool, str | None]] = {}
 def _id_checks(raw: list[Any], parsed: list[Any], rows: list[int], column: str, place: dict, position: int,
                problems: list) -> tuple[list[Any], list[Any]]:
     """`<role>_kind` and `<role>_valid` for an id column (NaN where the id is empty, as from_records fills in), and
-    a bad_identifier finding per invalid id. `check_id` looks at the raw cell (a number gets its own hint); a text
-    is checked once per day (the birth-year rule depends on today's date)."""
+    a bad_identifier finding per invalid id. The texts `check_id` would find valid are told for the whole column
+    at once (`valid_kinds`); every other cell goes through `check_id`, which looks at the raw cell (a number gets its
+    own hint); a text is checked once per day (the birth-year rule depends on today's date)."""
     nan = float("nan")
     today = dt.date.today()
     if len(_ID_MEMO) > 500_000:
         _ID_MEMO.clear()
+    texts = [(i, r) for i, (r, value) in enumerate(zip(raw, parsed)) if value and type(r) is str]
+    known = dict(zip([i for i, _ in texts], valid_kinds([r for _, r in texts], today)))
     kinds: list[Any] = []
     valids: list[Any] = []
     for i, (r, value) in enumerate(zip(raw, parsed)):
         if not value:
             kinds.append(nan)
             valids.append(nan)
+            continue
+        kind = known.get(i)
+        if kind is not None:
+            kinds.append(kind)
+            valids.append(True)
             continue
         if type(r) is str:
             key = (r, today)
