@@ -195,9 +195,10 @@ def check_id(value: object) -> IdCheck:
     return IdCheck(n, "uscc", True)
 
 
-_USCC_LOOKUP = np.full(256, -1, dtype=np.int64)
+_USCC_LOOKUP = np.full(256, -1, dtype=np.int8)
 _USCC_LOOKUP[np.frombuffer(USCC_ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(len(USCC_ALPHABET))
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+_RESIDENT_CHECK_BYTES = np.frombuffer(_RESIDENT_CHECK.encode("ascii"), dtype=np.uint8)
 
 
 def valid_kinds(ids: Sequence[str], today: dt.date | None = None) -> list[str | None]:
@@ -208,33 +209,38 @@ def valid_kinds(ids: Sequence[str], today: dt.date | None = None) -> list[str | 
     needs a real birth date not after today and its check digit; any other 18 characters of the USCC alphabet
     its check character."""
     today = today or dt.date.today()
-    n = len(ids)
-    out: list[str | None] = [None] * n
-    eligible = [i for i, t in enumerate(ids) if len(t) == 18 and t.isascii() and _PLAIN_ID.fullmatch(t)]
+    out: list[str | None] = [None] * len(ids)
+    eligible = [i for i, t in enumerate(ids) if len(t) == 18]
+    data = "".join([ids[i] for i in eligible]).encode("utf-8", "surrogatepass")
+    if len(data) != 18 * len(eligible):      # some text is not ASCII: those are left to `check_id`
+        eligible = [i for i in eligible if ids[i].isascii()]
+        data = "".join([ids[i] for i in eligible]).encode("ascii")
     if not eligible:
         return out
-    a = np.frombuffer("".join([ids[i] for i in eligible]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-    a = a.astype(np.int64)
-    d = a - 48
-    digit = (d >= 0) & (d <= 9)
-    year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
-    resident_like = (digit[:, :17].all(axis=1) & (digit[:, 17] | (a[:, 17] == ord("X")))
-                     & (a[:, 0] >= ord("1")) & (a[:, 0] <= ord("8")) & (year >= 1900) & (year <= today.year))
-    month = d[:, 10] * 10 + d[:, 11]
-    day = d[:, 12] * 10 + d[:, 13]
+    a = np.frombuffer(data, dtype=np.uint8).reshape(-1, 18)
+    d = a - np.uint8(48)                     # a digit's value; anything else wraps above 9
+    digit = d <= 9
+    upper = (a >= ord("A")) & (a <= ord("Z"))
+    plain = (digit | upper).all(axis=1)
+    x = a[:, 17] == ord("X")
+    year = d[:, 6:10].astype(np.int32) @ np.array([1000, 100, 10, 1], dtype=np.int32)
+    resident_like = (digit[:, :17].all(axis=1) & (digit[:, 17] | x) & (d[:, 0] >= 1) & (d[:, 0] <= 8)
+                     & (year >= 1900) & (year <= today.year))
+    month = d[:, 10].astype(np.int32) * 10 + d[:, 11]
+    day = d[:, 12].astype(np.int32) * 10 + d[:, 13]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    in_month = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    in_month = _DAYS_IN_MONTH[np.minimum(month, 12)] + ((month == 2) & leap)
     born = ((month >= 1) & (month <= 12) & (day >= 1) & (day <= in_month)
             & (year * 10000 + month * 100 + day <= today.year * 10000 + today.month * 100 + today.day))
-    expected = np.frombuffer(_RESIDENT_CHECK.encode("ascii"), dtype=np.uint8)[
-        (d[:, :17] * np.array(_RESIDENT_WEIGHTS)).sum(axis=1) % 11]
-    resident_ok = resident_like & born & (a[:, 17] == expected)
+    total = d[:, :17].astype(np.int32) @ np.array(_RESIDENT_WEIGHTS, dtype=np.int32)
+    resident_ok = resident_like & born & (a[:, 17] == _RESIDENT_CHECK_BYTES[total % 11])
     values = _USCC_LOOKUP[a]
+    total = values[:, :17].astype(np.int32) @ np.array(_USCC_WEIGHTS, dtype=np.int32)
     # digits around one E read as a number in scientific notation (`check_id`): never valid
-    scientific = ((digit | (a == ord("E"))).all(axis=1) & ((a == ord("E")).sum(axis=1) == 1)
-                  & (a[:, 0] != ord("E")) & (a[:, 17] != ord("E")))
-    uscc_ok = (~resident_like & ~scientific & (values >= 0).all(axis=1)
-               & (values[:, 17] == (31 - (values[:, :17] * np.array(_USCC_WEIGHTS)).sum(axis=1) % 31) % 31))
+    e = a == ord("E")
+    scientific = (digit | e).all(axis=1) & (e.sum(axis=1) == 1) & ~e[:, 0] & ~e[:, 17]
+    uscc_ok = (plain & ~resident_like & ~scientific & (values >= 0).all(axis=1)
+               & (values[:, 17] == (31 - total % 31) % 31))
     for k in np.flatnonzero(resident_ok).tolist():
         out[eligible[k]] = "resident"
     for k in np.flatnonzero(uscc_ok).tolist():

@@ -653,20 +653,15 @@ def _id_checks(raw: list[Any], parsed: list[Any], rows: list[int], column: str, 
     today = dt.date.today()
     if len(_ID_MEMO) > 500_000:
         _ID_MEMO.clear()
-    texts = [(i, r) for i, (r, value) in enumerate(zip(raw, parsed)) if value and type(r) is str]
-    known = dict(zip([i for i, _ in texts], valid_kinds([r for _, r in texts], today)))
-    kinds: list[Any] = []
-    valids: list[Any] = []
-    for i, (r, value) in enumerate(zip(raw, parsed)):
-        if not value:
-            kinds.append(nan)
-            valids.append(nan)
-            continue
-        kind = known.get(i)
+    kinds: list[Any] = [nan] * len(raw)
+    valids: list[Any] = [nan] * len(raw)
+    texts = [i for i, (r, value) in enumerate(zip(raw, parsed)) if value and r.__class__ is str]
+    for i, kind in zip(texts, valid_kinds([raw[i] for i in texts], today)):
         if kind is not None:
-            kinds.append(kind)
-            valids.append(True)
-            continue
+            kinds[i] = kind
+            valids[i] = True
+    for i in [i for i, value in enumerate(parsed) if value and valids[i] is not True]:
+        r = raw[i]
         if type(r) is str:
             key = (r, today)
             hit = _ID_MEMO.get(key)
@@ -676,8 +671,8 @@ def _id_checks(raw: list[Any], parsed: list[Any], rows: list[int], column: str, 
         else:
             check = check_id(r)
             hit = (check.kind, check.valid, check.problem)
-        kinds.append(hit[0])
-        valids.append(hit[1])
+        kinds[i] = hit[0]
+        valids[i] = hit[1]
         if not hit[1]:
             problems.append((i, 0, position, fd.warning("bad_identifier", hit[2] or "证件号码校验未通过", row=rows[i],
                                                          column=column, **place)))
