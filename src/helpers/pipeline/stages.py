@@ -141,14 +141,15 @@ class _Readers:
         for cycle, paths, _, digests, _ in self.todo:
             cycle_dir = self.run.folders.cycle_raw(cycle)
             cache = self.caches[cycle] = WorkbookCache(self.run, cycle)
-            jobs = []
+            jobs: list[list] = []
             for p in paths:
                 name = sources.relative_name(p, cycle_dir)
                 key = cache.key(name, digests.get(p) or file_sha256(p))
-                if cache.files.has(key):
-                    jobs.append(("cached", key))
-                    continue
-                jobs.append(("read", key, submit(self.run, _worker_read, folders, cycle, str(p), key)))
+                jobs.append(["cached", key] if cache.files.has(key) else ["read", key, p])
+            # the largest workbooks first: a large one submitted last would keep one worker reading it while the
+            # other has nothing left to do (the results are still taken in the files' order)
+            for job in sorted((j for j in jobs if j[0] == "read"), key=lambda j: -j[2].stat().st_size):
+                job[2] = submit(self.run, _worker_read, folders, cycle, str(job[2]), job[1])
             self.jobs[cycle] = jobs
 
     def has(self, cycle: str) -> bool:
