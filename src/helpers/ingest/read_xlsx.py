@@ -306,7 +306,6 @@ class _Scan:
     prefix: bytes = b""
     max_row: int = 0
     max_col: int = 0
-    tags: int = 0              # <c> tags
     content: int = 0           # </c>: cells that may hold a value
     irregular: bool = False    # some cell lacks a leading r="A1" (or is in another namespace prefix): read sparsely
     far: bool = False          # some cells with a value lie right of the last column read
@@ -331,10 +330,8 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Scan:
         assert pat is not None
         if pat["other_prefix"] in buf:     # cells in another namespace prefix than the sheet's own
             scan.irregular = True
-        found = pat["tags"].findall(buf)
-        scan.tags += len(found)
-        letters = set(found)
-        if any(c and _column_number(c) > MAX_COLUMNS for c in letters):
+        cols_seen.update(_unseen_letters(buf, scan.prefix, cols_seen))
+        if any(c and _column_number(c) > MAX_COLUMNS for c in cols_seen):
             notes = scan.notes
             for m in pat["far"].finditer(buf):
                 if m.group(3) or buf.startswith(pat["cell_end"], m.end()):
@@ -343,7 +340,6 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Scan:
                 if len(notes.out_of_range) < LISTED_CELLS:
                     notes.out_of_range.append((int(m.group(2)), _column_number(m.group(1))))
                 scan.far = True
-        cols_seen.update(letters)
         # the highest row: from the row tags (few), then one search for any cell below it (rarely finds one)
         tags = pat["row_tags"].findall(buf)
         if tags:
@@ -402,6 +398,41 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Scan:
     if max_row > 1048576:
         scan.irregular = True
     return scan
+
+
+_MAX_UNSEEN = 64     # new column letters searched for one by one in a chunk; more and every cell tag is listed
+
+
+def _unseen_letters(buf: bytes, prefix: bytes, seen: set[bytes]) -> set[bytes]:
+    """The column letters of the chunk's cell tags that are not in `seen` (b"" for a tag without a leading
+    r="A1"): what the `tags` pattern would find, less what is known, found by searching only for the tags that
+    are not a reference to a known column (usually none after the first rows), instead of listing every tag."""
+    tags = _patterns(prefix)["tags"]
+    found: set[bytes] = set()
+    pos = 0
+    while len(found) <= _MAX_UNSEEN:
+        m = _unseen_pattern(prefix, frozenset(seen | found)).search(buf, pos)
+        if m is None:
+            return found
+        tag = tags.match(buf, m.start())
+        found.add(tag.group(1) or b"")      # type: ignore[union-attr]
+        pos = tag.end()                     # type: ignore[union-attr]
+    return (found | set(tags.findall(buf, pos))) - seen
+
+
+@lru_cache(maxsize=256)
+def _unseen_pattern(prefix: bytes, known: frozenset[bytes]) -> re.Pattern:
+    """A cell tag that `tags` would give other letters than `known` (b"" in `known`: a tag without a leading
+    reference is known). The known letters in a lookahead, grouped by all but their last letter."""
+    groups: dict[bytes, list[bytes]] = {}
+    for letters in sorted(k for k in known if k):
+        groups.setdefault(letters[:-1], []).append(letters[-1:])
+    names = b"|".join(head + b"[" + b"".join(tails) + b"]" for head, tails in groups.items())
+    p = re.escape(prefix)
+    if b"" in known:      # only references to other columns
+        return re.compile(rb"<" + p + rb"c r=\"" + (b"(?!(?:" + names + b")[0-9])" if names else b"") + rb"[A-Z]{1,3}[0-9]")
+    # any tag but a reference to a known column
+    return re.compile(rb"<" + p + rb"c" + (rb"(?! r=\"(?:" + names + rb")[0-9])" if names else b"") + rb"[\s>/]")
 
 
 def _dense_ok(scan: _Scan) -> bool:
