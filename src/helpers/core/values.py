@@ -416,6 +416,9 @@ def is_plain_text(text: str) -> bool:
     return _PLAIN_TEXT.fullmatch(text) is not None and text[-1] not in "Oo"
 
 
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
 def clean_text(value: object) -> str | None:
     """Text for display: None when blank, else the text with line-wrap damage repaired.
 
@@ -433,15 +436,12 @@ def clean_text(value: object) -> str | None:
         text = str(int(value)) if value.is_integer() and abs(value) < 1e16 else str(value)
     else:
         text = str(value)
-    kept = []
-    for ch in text:
-        if ch.isspace():
-            kept.append(ch)
-        elif unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
-            continue  # zero-width spaces, BOMs, soft hyphens, stray control bytes
-        else:
-            kept.append(ch)
-    text = "".join(kept).translate(_FULLWIDTH_ALNUM)
+    if not text.isprintable():
+        # zero-width spaces, BOMs, soft hyphens, stray control bytes dropped, whitespace kept (a printable
+        # character is in none of these categories, and a printable text has none of them: no loop)
+        text = "".join([ch for ch in text if ch.isprintable() or ch.isspace()
+                        or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES])
+    text = text.translate(_FULLWIDTH_ALNUM)
     text = _O_FOR_FULL_STOP_RE.sub("。", text)
     text = re.sub(r"\s+", _collapse_space, text).strip()
     return text or None
