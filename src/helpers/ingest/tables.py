@@ -125,7 +125,7 @@ def _match_keys(keys: Sequence[str], fmt: SheetFormat) -> dict[str, int]:
     """role → column index for a row of header keys; exact key match first, then containment. Remembered per
     row of keys and format: units' headers repeat from workbook to workbook."""
     known = _known_keys(fmt)
-    if not any(k in known for k in keys):
+    if known.isdisjoint(keys):
         return {}           # no header text of this format at all (a title or data row): nothing can match
     memo_key = (tuple(keys), id(fmt))
     hit = _MATCHED.get(memo_key)
@@ -485,7 +485,14 @@ def _repeated_header_rows(columns: Mapping[int, list], keys: list[tuple[int, str
         values = columns[idx]
         matching = set()
         key_ascii = key.isascii()
-        for c in set(values):
+        distinct = set(values)
+        joined = "\0".join([c for c in distinct if c.__class__ is str])
+        if key[0] not in joined and unicodedata.is_normalized("NFKC", joined):
+            # no text of the column has the key's first character, and NFKC leaves them all as they are (it
+            # does each text between the separators on its own): none can be the header's (the test below,
+            # for all texts at once)
+            distinct = {c for c in distinct if c.__class__ is not str}
+        for c in distinct:
             if c is None or isinstance(c, (int, float)):
                 continue                 # numbers (and booleans) have no header key
             if type(c) is str:
