@@ -733,3 +733,27 @@ def test_list_cycle_files(tmp_path: Path):
 def test_missing_cycle_folder(tmp_path: Path):
     paths, findings = list_cycle_files(tmp_path / "nope")
     assert paths == [] and [f.code for f in findings] == ["cycle_folder_missing"]
+
+
+_CELL_TAGS = [b'<c r="A1">', b'<c r="B7" s="1">', b'<c r="AB12"/>', b'<c r="ZZ3">', b'<c r="AMK9">', b'<c r="XFD1048576">',
+              b'<c s="2" r="C4">', b'<c>', b'<c/>', b'<c r="a1">', b'<col min="1"/>', b'<cols>', b'<row r="5">',
+              b'<c r="B">', b'<c\tr="D2">']
+
+
+@pytest.mark.parametrize("prefix", [b"", b"x:"])
+def test_unseen_letters_are_what_listing_every_tag_gives(prefix: bytes) -> None:
+    """The scan's column letters, found by searching for tags of unseen columns, are those of the `tags` pattern
+    (which lists every cell tag) less the known ones, whatever the mix of tags, the known letters, the namespace
+    prefix, and beyond _MAX_UNSEEN new columns in one chunk."""
+    import random
+
+    rnd = random.Random(5)
+    tags = read_xlsx._patterns(prefix)["tags"]
+    many = [b'<c r="%s1">' % read_xlsx.column_letters(n).encode() for n in range(1, 200)]
+    for trial in range(300):
+        pool = _CELL_TAGS + (many if trial % 10 == 0 else [])
+        buf = b"".join(rnd.choice(pool).replace(b"<c", b"<" + prefix + b"c").replace(b"<row", b"<" + prefix + b"row")
+                       + b"<v>1</v>" for _ in range(rnd.randrange(0, 400)))
+        every = set(tags.findall(buf))
+        seen = set(rnd.sample(sorted(every), k=rnd.randrange(0, len(every) + 1))) if every else set()
+        assert read_xlsx._unseen_letters(buf, prefix, seen) == every - seen

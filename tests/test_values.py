@@ -438,3 +438,15 @@ def test_clean_text_is_idempotent(text: str) -> None:
 def test_is_blank() -> None:
     assert is_blank(None) and is_blank(" ") and is_blank("—") and is_blank("无")
     assert not is_blank(0) and not is_blank("0") and not is_blank("无贷户")
+
+
+@given(st.text(alphabet=st.characters(codec=None), max_size=30)
+       | st.lists(st.sampled_from(["推进", " ", "\n", "\u200b", "\ufeff", "\xad", "\u3000", "\x07", "\ue000", "Ｏ",
+                                   "\u0378", "完成O", "ａ１"]), max_size=12).map("".join))
+def test_clean_text_drops_exactly_the_invisible_characters(text: str) -> None:
+    """Whitespace is kept and characters of the categories Cc, Cf, Cs, Co and Cn dropped, each character judged
+    on its own, whether or not the text as a whole is printable."""
+    import unicodedata
+
+    visible = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn"})
+    assert clean_text(text) == clean_text(visible)
