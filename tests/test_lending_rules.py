@@ -186,3 +186,47 @@ def test_an_earlier_year_kept_only_in_the_processed_folder_still_counts(two_year
     indicators, findings = run_cycle(two_years, "2022-01-10")
     assert one(indicators, "first_loan_households", "city", "全市")["value"] == 2
     assert "在 2021-12-25 周期的贷款明细中已有贷款" in " ".join(findings["message"])
+
+
+@pytest.mark.slow
+def test_indicators_begun_beside_the_reconciliation_are_those_computed_after_it(two_years: Path, tmp_path_factory,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    """`taizhang run` begins the indicators stage in a worker process while its kernel reconciles (02_reconcile's
+    `start_indicators`); 03_indicators then waits for it. Every table is the one the stages give one after the
+    other, and the cycle's findings hold both stages' findings, whichever stage wrote them last."""
+    import shutil
+
+    from helpers.pipeline import workers
+
+    def processed_tables(root: Path) -> dict[str, pd.DataFrame]:
+        return {str(p.relative_to(root / "processed")): pd.read_parquet(p)
+                for p in sorted((root / "processed").rglob("*.parquet"))}
+
+    cycle = "2022-01-10"
+    in_order = tmp_path_factory.mktemp("in_order")
+    shutil.copytree(two_years / "raw", in_order / "raw")
+    run = pipeline_run.open_run(cycle, PLAN, in_order / "raw", in_order / "processed", in_order / "reports")
+    stages.ingest(run)
+    stages.reconcile_cycle(run)
+    stages.indicators_cycle(run)
+
+    monkeypatch.setenv("TAIZHANG_WORKERS", "2")
+    monkeypatch.setenv(workers.CHAINED_ENV, "1")
+    run = pipeline_run.open_run(cycle, PLAN, two_years / "raw", two_years / "processed", two_years / "reports")
+    stages.ingest(run)
+    try:
+        stages.start_indicators(run)
+        assert (str(run.folders.processed), cycle) in stages._INDICATOR_JOBS      # begun in a worker
+        stages.reconcile_cycle(run)
+        stages.indicators_cycle(run)
+    finally:
+        workers.stop_workers()
+    assert not stages._INDICATOR_JOBS
+
+    expected, got = processed_tables(in_order), processed_tables(two_years)
+    assert list(got) == list(expected)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(got[name], frame, obj=name)
+    findings = got[f"{cycle}/findings.parquet"]
+    assert {"reconcile", "indicators"} <= set(findings["stage"])
+    assert "first_loan_had_earlier_loan" in set(findings["code"])

@@ -43,6 +43,8 @@ NOTEBOOK_CELLS = {
         new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         new_code_cell(OPEN_RUN),
         new_code_cell("from helpers.present import report\n\n"
+                      "# 指标只依赖读取的结果：taizhang run 中在后台进程里与对照同时计算，由 03_indicators 等待其完成\n"
+                      "pipeline.start_indicators(run)\n"
                       "submissions, task_status = pipeline.reconcile_cycle(run)\n"
                       "report.submissions_overview(submissions)"),
         new_code_cell('report.lights_overview(task_status, by="list")'),

@@ -16,7 +16,7 @@ _NAMES = {
     "AFTER_RECONCILE": ".outputs", "start_outputs": ".outputs", "start_report": ".outputs",
     "wait_unless_chained": ".outputs",
     "open_run": ".run",
-    "indicators_cycle": ".stages", "ingest": ".stages", "reconcile_cycle": ".stages",
+    "indicators_cycle": ".stages", "ingest": ".stages", "reconcile_cycle": ".stages", "start_indicators": ".stages",
 }
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .outputs import start_report as start_report, wait_unless_chained as wait_unless_chained
     from .run import open_run as open_run
     from .stages import indicators_cycle as indicators_cycle, ingest as ingest, reconcile_cycle as reconcile_cycle
+    from .stages import start_indicators as start_indicators
 
 
 def __getattr__(name: str) -> Any:

@@ -110,11 +110,15 @@ class Catalog:
     def write_findings(self, cycle: str, stage: str, items: Iterable[fd.Finding]) -> pd.DataFrame:
         """Write this stage's findings and rebuild `findings.parquet` from every stage's file, so rerunning a
         stage replaces its findings instead of adding to them."""
-        import pandas as pd
-
         if stage not in FINDING_STAGES:
             raise ValueError(stage)
         self.write(cycle, f"findings_{stage}", fd.to_frame(items).assign(stage=stage))
+        return self.combine_findings(cycle)
+
+    def combine_findings(self, cycle: str) -> pd.DataFrame:
+        """Rebuild `findings.parquet` from every stage's file (again after two stages wrote theirs at once)."""
+        import pandas as pd
+
         parts = [self.read(cycle, f"findings_{s}") for s in FINDING_STAGES]
         frames = [p for p in parts if p is not None and len(p)]
         combined = pd.concat(frames, ignore_index=True) if frames else fd.to_frame([]).assign(stage=pd.Series(dtype="string"))

@@ -5,7 +5,6 @@ written by worker processes while the report runs; each kept when its inputs did
 from __future__ import annotations
 
 import dataclasses
-import os
 import hashlib
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,7 +28,7 @@ from ..reconcile.lights import sparse_cycle
 from .catalog import Catalog
 from .paths import DEFAULT_PROCESSED, DEFAULT_RAW, DEFAULT_REPORTS, atomic_dir
 from .run import Run, RunError, open_run, report_date, run_folders, run_plan
-from .workers import _worker_folders, _worker_run, can_use_workers, stop_workers, submit
+from .workers import _worker_folders, _worker_run, can_use_workers, chained, stop_workers, submit
 
 
 def write_consolidated(run: Run) -> Path:
@@ -203,16 +202,11 @@ def start_outputs(run: Run, which: tuple[str, ...] = OUTPUTS) -> Outputs:
     return Outputs(run, which)
 
 
-# Set by `taizhang run` in its kernel's environment: the cycle's notebooks run one after the other in that kernel,
-# and 04_report waits for what 02_reconcile started
-CHAINED_ENV = "TAIZHANG_CHAINED"
-
-
 def wait_unless_chained(outputs: Outputs) -> None:
-    """Wait for `outputs` unless this kernel runs the whole cycle (`taizhang run`). A notebook run alone (papermill,
-    JupyterLab) must not end while its workers write: its kernel would be shut down under them, leaving a worker's
-    KeyboardInterrupt and no files."""
-    if os.environ.get(CHAINED_ENV) != "1":
+    """Wait for `outputs` unless this kernel runs the whole cycle (`taizhang run`; 04_report waits for what
+    02_reconcile started). A notebook run alone (papermill, JupyterLab) must not end while its workers write: its
+    kernel would be shut down under them, leaving a worker's KeyboardInterrupt and no files."""
+    if not chained():
         outputs.wait()
 
 

@@ -25,7 +25,7 @@ from ..ingest.sources import file_sha256
 from ..reconcile import lights as reconcile
 from .paths import KeptFiles
 from .run import Run, RunError
-from .workers import _give_back_memory, _worker_folders, _worker_run, can_use_workers, stop_workers, submit
+from .workers import _give_back_memory, _worker_folders, _worker_run, can_use_workers, chained, stop_workers, submit
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,6 +296,29 @@ def _reconcile(run: Run, cycle: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 CLEAN_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees")
 
 
+_INDICATOR_JOBS: dict[tuple[str, str], object] = {}   # (processed folder, cycle) → its indicators job, this process
+
+
+def start_indicators(run: Run) -> None:
+    """When `taizhang run` chains the notebooks: begin the indicators stage of the run's cycle in a worker process
+    now, while this kernel reconciles (both stages read only what ingest wrote); `indicators_cycle` waits for it.
+    Not when many cycles are to be cleaned: `indicators_cycle` has both workers clean them at once."""
+    if not chained() or not can_use_workers(run):
+        return
+    _, _, todo = _indicators_todo(run)
+    if todo and not _parallel_cleaning(run, [c for c, _ in todo]):
+        _INDICATOR_JOBS[(str(run.folders.processed), run.cycle)] = submit(
+            run, _worker_indicators, _worker_folders(run), run.cycle)
+
+
+def _worker_indicators(folders: tuple[str, str, str], cycle: str) -> list[str]:
+    """`indicators_cycle` in a worker; returns the cycles it computed."""
+    run = _worker_run(folders, cycle)
+    _, _, todo = _indicators_todo(run)
+    indicators_cycle(run)
+    return [c for c, _ in todo]
+
+
 def indicators_cycle(run: Run) -> pd.DataFrame:
     """Clean the lending and guarantee tables and compute `indicators` for every cycle of the year up to the
     run's (trends need each cycle's figures). A cycle is recomputed only when its inputs or those of an earlier
@@ -303,20 +326,13 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
 
     The cycles to recompute are cleaned first (by worker processes when there are many), then their lending
     figures are computed in one pass over the year's loans (`lending.year_figures`), and the targets applied cycle
-    after cycle."""
+    after cycle. When `start_indicators` began this in a worker, this waits for it (and raises what it raised)."""
     cat = run.catalog
-    cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
-    history = [c for c in cat.earlier_years_cycles(run.cycle, processed_too=True) if cat.exists(c, "loans_raw")]
-    # every earlier year's ledgers are inputs of this year's first-loan figures
-    inputs: list[dict] = [{"cycle": c, **(cat.read_json(c, "ingest") or {})} for c in history]
-    todo: list[tuple[str, dict]] = []
-    for cycle in cycles:
-        inputs.append(cat.read_json(cycle, "ingest") or {})
-        fingerprint = {"code": code_digest(), "plan": plan_digest(run.plan), "calendar": calendar_digest(),
-                       "inputs": list(inputs)}
-        if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
-            continue
-        todo.append((cycle, fingerprint))
+    job = _INDICATOR_JOBS.pop((str(run.folders.processed), run.cycle), None)
+    if job is not None:
+        for cycle in job.result():
+            cat.combine_findings(cycle)   # reconcile wrote its own meanwhile: whose combination was written last?
+    cycles, history, todo = _indicators_todo(run)
     cleaned = _clean_cycles(run, [c for c, _ in todo])
     lending_year: dict[str, pd.DataFrame] = {}
     figures: dict[str, tuple] = {}
@@ -343,6 +359,25 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     _give_back_memory()      # the year's loans: the report stage that follows needs none of it
     result = cat.read(run.cycle, "indicators")
     return result if result is not None else pd.DataFrame(columns=targets.INDICATOR_COLUMNS)
+
+
+def _indicators_todo(run: Run) -> tuple[list[str], list[str], list[tuple[str, dict]]]:
+    """The year's ingested cycles up to the run's, the earlier years' cycles with loans (inputs of the first-loan
+    figures), and the cycles whose indicators are to be computed again, each with its new fingerprint."""
+    cat = run.catalog
+    cycles = [c for c in cat.year_cycles(run.cycle) if cat.exists(c, "files")]
+    history = [c for c in cat.earlier_years_cycles(run.cycle, processed_too=True) if cat.exists(c, "loans_raw")]
+    # every earlier year's ledgers are inputs of this year's first-loan figures
+    inputs: list[dict] = [{"cycle": c, **(cat.read_json(c, "ingest") or {})} for c in history]
+    todo: list[tuple[str, dict]] = []
+    for cycle in cycles:
+        inputs.append(cat.read_json(cycle, "ingest") or {})
+        fingerprint = {"code": code_digest(), "plan": plan_digest(run.plan), "calendar": calendar_digest(),
+                       "inputs": list(inputs)}
+        if cat.read_json(cycle, "indicators") == fingerprint and cat.exists(cycle, "indicators"):
+            continue
+        todo.append((cycle, fingerprint))
+    return cycles, history, todo
 
 
 PARALLEL_MIN_LOAN_BYTES = 4 * 2**20   # loans_raw Parquet bytes to clean before worker processes pay off

@@ -32,8 +32,19 @@ def worker_count() -> int:
 
 
 def can_use_workers(run: Run) -> bool:
-    """Workers load the plan from its file, so a plan built in memory stays in this process."""
-    return worker_count() >= 2 and getattr(run.plan, "path", None) is not None
+    """Workers load the plan from its file, so a plan built in memory stays in this process; a worker itself
+    starts no workers of its own."""
+    return _WORKER_PLAN is None and worker_count() >= 2 and getattr(run.plan, "path", None) is not None
+
+
+# Set by `taizhang run` in its kernel's environment: the cycle's notebooks run one after the other in that kernel,
+# so work one notebook starts in the background may be waited for by a later one
+CHAINED_ENV = "TAIZHANG_CHAINED"
+
+
+def chained() -> bool:
+    """This kernel runs the whole cycle (`taizhang run`), not one notebook alone (papermill, JupyterLab)."""
+    return os.environ.get(CHAINED_ENV) == "1"
 
 
 def submit(run: Run, fn, *args):
