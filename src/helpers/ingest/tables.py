@@ -648,6 +648,7 @@ _SLOW = object()
 _INF, _NINF = float("inf"), float("-inf")
 _BIG = 2**53
 _ID_MEMO: dict[tuple[str, dt.date], tuple[str, bool, str | None]] = {}
+_VECTOR_MIN_IDS = 32     # fewer texts are checked one by one: numpy's fixed cost is that of about 15 `check_id`s
 
 
 def _id_checks(raw: list[Any], parsed: list[Any], rows: list[int], column: str, place: dict, position: int,
@@ -663,10 +664,11 @@ def _id_checks(raw: list[Any], parsed: list[Any], rows: list[int], column: str, 
     kinds: list[Any] = [nan] * len(raw)
     valids: list[Any] = [nan] * len(raw)
     texts = [i for i, (r, value) in enumerate(zip(raw, parsed)) if value and r.__class__ is str]
-    for i, kind in zip(texts, valid_kinds([raw[i] for i in texts], today)):
-        if kind is not None:
-            kinds[i] = kind
-            valids[i] = True
+    if len(texts) >= _VECTOR_MIN_IDS:
+        for i, kind in zip(texts, valid_kinds([raw[i] for i in texts], today)):
+            if kind is not None:
+                kinds[i] = kind
+                valids[i] = True
     for i in [i for i, value in enumerate(parsed) if value and valids[i] is not True]:
         r = raw[i]
         if type(r) is str:
