@@ -8,8 +8,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from helpers.core.identifiers import (USCC_ALPHABET, IdCheck, check_id, is_personal, valid_kinds, make_resident_id, make_uscc,
-                                      mask_id, mask_name, normalize_id, resident_check_char, uscc_check_char)
+from helpers.core.identifiers import (USCC_ALPHABET, IdCheck, check_id, is_personal, make_resident_id, make_uscc,
+                                      mask_id, mask_name, normalize_id, resident_check_char, uscc_check_char,
+                                      valid_kinds)
 
 USCC_A = "91110000600037341L"
 USCC_B = "9144030071526726XG"

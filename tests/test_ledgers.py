@@ -103,3 +103,37 @@ def test_combine_keeps_the_later_ledger_and_names_both(tmp_path, tiny_plan):
     dup = [f for f in combined.findings if f.code == "duplicate_ledger"]
     assert len(dup) == 1 and "金融办0620.xlsx" in dup[0].message and "金融办0624.xlsx" in dup[0].message
     assert combined.files.set_index("file").loc["金融办0620.xlsx", "used"] == False  # noqa: E712
+
+
+def test_a_long_id_column_is_checked_as_cell_by_cell(monkeypatch):
+    """A column of at least _VECTOR_MIN_IDS identifiers is checked with numpy (`valid_kinds`), a shorter one one by
+    one (`check_id`): both give the same kinds, validity and findings, for valid, mistyped, short, lower-case and
+    number-stored identifiers."""
+    from helpers.core.identifiers import make_resident_id, make_uscc
+    from helpers.ingest import sheets, tables
+    from helpers.ingest.formats import LOANS
+
+    ids: list[object] = []
+    for i in range(12):
+        uscc = make_uscc(f"9114020{i:010d}")
+        resident = make_resident_id("140202", dt.date(1960 + i, 1 + i % 12, 1 + i), i)
+        ids += [uscc, resident, uscc[:17] + ("0" if uscc[17] != "0" else "1"),
+                resident[:17] + "X" * (resident[17] != "X"), uscc.lower(), resident[:15]]
+    ids += [float(make_resident_id("140202", dt.date(1980, 5, 5), 1)[:17]), "9114020000000000E1", " " + ids[0]]
+    header = ("借款人名称", "证件号码", "发放日期", "发放金额（万元）", "借款人类型")
+    rows = ((1, header),) + tuple((2 + i, (f"借款人{i}", v, dt.datetime(2022, 6, 1), 10, "个人"))
+                                  for i, v in enumerate(ids))
+    sheet = sheets.Sheet("贷款明细", rows)
+
+    def read() -> tuple[list, list, list]:
+        tables._ID_MEMO.clear()
+        table = tables.read_table(sheet, LOANS, file="x.xlsx")
+        return (table.frame["borrower_id_kind"].tolist(), table.frame["borrower_id_valid"].tolist(),
+                [(f.row, f.message) for f in table.findings if f.code == "bad_identifier"])
+
+    assert len(ids) >= tables._VECTOR_MIN_IDS
+    column_wise = read()
+    monkeypatch.setattr(tables, "_VECTOR_MIN_IDS", len(ids) + 1)
+    one_by_one = read()
+    assert repr(column_wise) == repr(one_by_one)
+    assert column_wise[1].count(True) == 37 and len(column_wise[2]) == len(ids) - 37   # lower case and spaces: valid

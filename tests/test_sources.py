@@ -735,9 +735,9 @@ def test_missing_cycle_folder(tmp_path: Path):
     assert paths == [] and [f.code for f in findings] == ["cycle_folder_missing"]
 
 
-_CELL_TAGS = [b'<c r="A1">', b'<c r="B7" s="1">', b'<c r="AB12"/>', b'<c r="ZZ3">', b'<c r="AMK9">', b'<c r="XFD1048576">',
-              b'<c s="2" r="C4">', b'<c>', b'<c/>', b'<c r="a1">', b'<col min="1"/>', b'<cols>', b'<row r="5">',
-              b'<c r="B">', b'<c\tr="D2">']
+_CELL_TAGS = [b'<c r="A1">', b'<c r="B7" s="1">', b'<c r="AB12"/>', b'<c r="ZZ3">', b'<c r="AMK9">',
+              b'<c r="XFD1048576">', b'<c s="2" r="C4">', b'<c>', b'<c/>', b'<c r="a1">', b'<col min="1"/>', b'<cols>',
+              b'<row r="5">', b'<c r="B">', b'<c\tr="D2">']
 
 
 @pytest.mark.parametrize("prefix", [b"", b"x:"])

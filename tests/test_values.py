@@ -448,5 +448,6 @@ def test_clean_text_drops_exactly_the_invisible_characters(text: str) -> None:
     on its own, whether or not the text as a whole is printable."""
     import unicodedata
 
-    visible = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn"})
+    invisible = {"Cc", "Cf", "Cs", "Co", "Cn"}
+    visible = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in invisible)
     assert clean_text(text) == clean_text(visible)

@@ -430,7 +430,8 @@ def _unseen_pattern(prefix: bytes, known: frozenset[bytes]) -> re.Pattern:
     names = b"|".join(head + b"[" + b"".join(tails) + b"]" for head, tails in groups.items())
     p = re.escape(prefix)
     if b"" in known:      # only references to other columns
-        return re.compile(rb"<" + p + rb"c r=\"" + (b"(?!(?:" + names + b")[0-9])" if names else b"") + rb"[A-Z]{1,3}[0-9]")
+        lookahead = b"(?!(?:" + names + b")[0-9])" if names else b""
+        return re.compile(rb"<" + p + rb"c r=\"" + lookahead + rb"[A-Z]{1,3}[0-9]")
     # any tag but a reference to a known column
     return re.compile(rb"<" + p + rb"c" + (rb"(?! r=\"(?:" + names + rb")[0-9])" if names else b"") + rb"[\s>/]")
 
