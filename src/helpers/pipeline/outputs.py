@@ -355,10 +355,13 @@ def write_templates(run, next_cycle: str | None = None) -> list[Path]:
         if kept:
             return kept
         progress = status = None
+    # each unit's rows split off once, as for the unit pages (a template picks out the unit's rows itself)
+    by_unit = [(frame, _by_unit(frame)) for frame in (progress, status, targets)]
     with atomic_dir(final, run.folders) as staging, gc_paused():
         built = {}    # kind → its last template, saved: the next unit's of a data kind is made from it
         for spec, name in zip(specs, names):
-            wb = built[spec.kind] = build_template(run.plan, spec.unit, spec.kind, nxt, progress, status, targets,
+            mine = [frame if parts is None else parts.get(spec.unit.id, frame.iloc[0:0]) for frame, parts in by_unit]
+            wb = built[spec.kind] = build_template(run.plan, spec.unit, spec.kind, nxt, *mine,
                                                    like=built.get(spec.kind))
             run.catalog.save_workbook(wb, staging / name)
     run.catalog.write_json(run.cycle, "templates", fingerprint)

@@ -416,8 +416,13 @@ def improvements(plan: Plan, unit: Unit, cycle: str, submissions: pd.DataFrame |
 
 def _finding_advice(code: str, group: pd.DataFrame) -> list[str]:
     where = []
-    for (file, sheet), part in group.groupby([group["file"].fillna(""), group["sheet"].fillna("")], sort=False):
-        rows = _rows_text(part["row"])
+    # the rows of each (file, sheet) in order of appearance, as groupby(sort=False) gives them, without its cost
+    rows_at: dict[tuple[str, str], list] = {}
+    for file, sheet, row in zip(group["file"].fillna("").tolist(), group["sheet"].fillna("").tolist(),
+                                group["row"].tolist()):
+        rows_at.setdefault((file, sheet), []).append(row)
+    for (file, sheet), part_rows in rows_at.items():
+        rows = _rows_text(part_rows)
         place = f"「{sheet}」" if sheet else (f"「{file}」" if file else "")
         where.append(f"{place}第 {rows} 行" if rows else place)
     at = "、".join(w for w in where if w)

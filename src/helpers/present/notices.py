@@ -71,10 +71,11 @@ def notices(plan: Plan, status: pd.DataFrame) -> list[Notice]:
     """One notice per unit with at least one red, orange or yellow item, most severe units first, then in plan
     order."""
     items = notice_items(plan, status)
+    by_unit = dict(tuple(items.groupby("unit_id", sort=False))) if len(items) else {}   # each unit's rows, in order
     out = []
     for unit in plan.units:
-        mine = items[items["unit_id"] == unit.id]
-        if len(mine):
+        mine = by_unit.get(unit.id)
+        if mine is not None and len(mine):
             level = min(mine["light"], key=_ORDER.__getitem__)
             out.append(Notice(unit, level, mine.sort_values("light", key=lambda s: s.map(_ORDER), kind="stable")))
     return sorted(out, key=lambda n: _ORDER[n.level])
