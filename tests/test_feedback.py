@@ -252,6 +252,31 @@ def test_unit_page_escapes_masks_and_advises(tiny_plan, tmp_path):
     assert "本期未报送该任务的进展" not in html
 
 
+def test_findings_by_unit_picks_what_unit_findings_picks(tiny_plan):
+    """`write_unit_pages` indexes the findings once (`FindingsByUnit`); each unit must get the rows `unit_findings`
+    gives it, in the same order with the same index: those naming it under any of its names, those naming no unit
+    about a file it sent (two files in one submission), not another unit's nor those about nobody's file."""
+    subs = _submissions(("中国工商银行大同分行", "icbc", "task", True, True, dt.date(2022, 6, 24), "b.xlsx；b2.xlsx"),
+                        ("大同市财政局", "finance_bureau", "task", True, True, dt.date(2022, 6, 24), "c.xlsx"),
+                        ("大同市金融办", "finance_office", "task", False, None, None, None))
+    found = fd.to_frame([
+        fd.warning("bad_value", "工行一", file="b.xlsx", sheet="全面清单", row=5, unit="中国工商银行大同分行"),
+        fd.warning("formula_no_cache", "无单位，工行的文件", file="b2.xlsx", sheet="全面清单", row=6),
+        fd.warning("bad_value", "财政局", file="c.xlsx", unit="大同市财政局"),
+        fd.warning("workbook_not_recognised", "无单位，谁的文件都不是", file="x.xlsx"),
+        fd.warning("bad_value", "工行的简称", file="b.xlsx", row=9, unit=tiny_plan.unit("icbc").names[-1]),
+        fd.warning("formula_no_cache", "无单位无文件"),
+        fd.warning("bad_value", "无单位，财政局的文件", file="c.xlsx", row=2),
+    ]).set_axis(range(10, 17))
+    index = feedback.FindingsByUnit(found, subs)
+    for unit in tiny_plan.units:
+        expected = feedback.unit_findings(found, unit, subs)
+        pd.testing.assert_frame_equal(index.of(unit), expected)
+    assert set(index.of(tiny_plan.unit("icbc"))["message"]) == {"工行一", "无单位，工行的文件", "工行的简称"}
+    assert set(index.of(tiny_plan.unit("finance_bureau"))["message"]) == {"财政局", "无单位，财政局的文件"}
+    assert len(feedback.FindingsByUnit(found.iloc[0:0], subs).of(tiny_plan.unit("icbc"))) == 0
+
+
 def test_unit_page_asks_to_fill_an_empty_row(tiny_plan):
     prog = progress(("icbc", "全面清单", 1, None, None, None, None, "b.xlsx", 5),
                     ("icbc", "全面清单", 2, "正常推进", "已走访", None, None, "b.xlsx", 6),

@@ -17,7 +17,7 @@ from ..core.cycles import next_cycle as _next_cycle, parse_cycle, previous_cycle
 from ..core.fingerprints import code_digest, plan_digest
 from ..indicators.reported_targets import clean_reported
 from ..ingest.formats import LEDGER_KIND_LABELS
-from ..present.feedback import (CONSOLIDATED_NAME, UNITS_DIR, build_consolidated, feedback_units, unit_findings,
+from ..present.feedback import (CONSOLIDATED_NAME, UNITS_DIR, FindingsByUnit, build_consolidated, feedback_units,
                                 unit_label, unit_page, unit_page_name)
 from ..present.analyst import ANALYST_PAGE, analyst_page
 from ..present.notices import (BULLETIN_NAME, NOTICES_DIR, bulletin_document, notice_document, notice_file_name,
@@ -68,12 +68,13 @@ def write_unit_pages(run: Run) -> list[Path]:
     # each unit's rows split off once: a page then filters small frames (the same rows `_mine` and
     # `unit_findings` would pick out of the whole tables)
     subs_by, status_by = _by_unit(submissions), _by_unit(status)
+    findings_of = FindingsByUnit(findings, submissions)
     with atomic_dir(final, run.folders) as staging, gc_paused():
         for unit in feedback_units(run.plan):
             name = unit_page_name(unit)
             subs = subs_by.get(unit.id, submissions.iloc[0:0]) if subs_by is not None else submissions
             mine = status_by.get(unit.id, status.iloc[0:0]) if status_by is not None else status
-            found = unit_findings(findings, unit, submissions)
+            found = findings_of.of(unit)
             html = unit_page(run.plan, unit, run.cycle, subs, mine, found, indicators)
             cat.save_text(html, staging / name)
             names.append(name)

@@ -546,8 +546,9 @@ def key_list_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
     tasks = plan.tasks_frame()
     tasks = tasks[tasks["list"] == list_name]
     rows = []
+    by_task = _rows_by_task(status, list_name)
     for task in tasks.itertuples():
-        mine = status[(status["list"] == list_name) & (status["task_no"] == task.task_no)]
+        mine = by_task.get(task.task_no, status.iloc[0:0])
         chips = " ".join(light_chip(r.light, r.unit) for r in mine.itertuples())
         worst = _worst(mine["light"])
         milestones = [esc(m) for m in task.milestones.split("；")] if task.milestones else []
@@ -562,6 +563,11 @@ def key_list_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
                                       "worst": "最差", "units": "各责任单位"}, html_columns=["milestones", "worst", "units"])
 
 
+def _rows_by_task(status: pd.DataFrame, list_name: str) -> dict[Any, pd.DataFrame]:
+    """task_no → the list's rows of that task, in order (split once, not filtered out of the table per task)."""
+    return dict(tuple(status[status["list"] == list_name].groupby("task_no", sort=False)))
+
+
 def by_measure_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
     """A list grouped by measure: per task, the lead units' lights by name first, then the counts of each light
     across the other responsible units."""
@@ -569,8 +575,9 @@ def by_measure_table(status: pd.DataFrame, plan: Plan, list_name: str) -> str:
     tasks = tasks[tasks["list"] == list_name]
     numerals = {m.no: f"{m.numeral}、{m.title}" for m in plan.measures}
     rows = []
+    by_task = _rows_by_task(status, list_name)
     for task in tasks.sort_values(["measure", "task_no"], na_position="last", kind="stable").itertuples():
-        mine = status[(status["list"] == list_name) & (status["task_no"] == task.task_no)]
+        mine = by_task.get(task.task_no, status.iloc[0:0])
         lead = mine[mine["role"] == ROLE_LEAD]
         others = mine[mine["role"] != ROLE_LEAD]["light"].value_counts()
         chips = " ".join(light_chip(r.light, f"牵头 {r.unit}") for r in lead.itertuples())
