@@ -461,29 +461,34 @@ def test_links_name_next_cycle_templates_without_linking_into_its_folder(tiny_ru
 
 
 def test_merge_writes_exactly_what_openpyxl_merge_cells_writes():
-    """`templates.merge` remembers the styles a merge gives per workbook; the saved sheets must be byte for byte those
-    of openpyxl's own `merge_cells`, for ranges whose start cell has borders, protection or neither, a start cell
-    that does not exist yet, an end cell that does, and the same kind of range again (taken from what was
-    remembered)."""
+    """`merged_cells.merge` works out the styles a merge gives once per kind of cell; the saved sheets must be byte
+    for byte those of openpyxl's own `merge_cells` (same cells, styles and style lists), for ranges whose start cell
+    has borders (an outline switched off), protection or neither, a start cell not created yet, an end cell with
+    borders of its own, blocks with inner cells, and ranges of a kind seen before in other shapes."""
     import io
     import zipfile
 
     from openpyxl.styles import Border, Font, Protection, Side
 
+    from helpers.present.merged_cells import merge as ours
+
     def build(merge) -> tuple[bytes, list]:
         wb = openpyxl.Workbook()
         ws = wb.active
-        thick = Side(style="medium", color="FF000000")
-        for row in (1, 4, 7):                                   # the same kind of range three times
+        thick, thin = Side(style="medium", color="FF000000"), Side(style="thin", color="FF808080")
+        for row, rows, cols in ((1, 2, 3), (4, 2, 3), (7, 1, 5), (9, 4, 4), (14, 3, 1)):   # one start style
             ws.cell(row, 1, "标题").font = Font(bold=True)
-            ws.cell(row, 1).border = Border(left=thick, top=thick, bottom=thick)
-            ws.cell(row, 3).border = Border(right=thick)          # the end cell's right border moves to the start
-            merge(ws, row, 1, row + 1, 3)
-        for row in (10, 12):
+            ws.cell(row, 1).border = Border(left=thick, top=thick, bottom=thick, outline=False)
+            ws.cell(row + rows - 1, cols).border = Border(right=thick, bottom=thin)   # moves to the start cell
+            merge(ws, row, 1, row + rows - 1, cols)
+        for row in (20, 22):
             ws.cell(row, 2).protection = Protection(locked=False)
             merge(ws, row, 2, row, 5)
-        merge(ws, 14, 1, 16, 1)                                 # start cell not created before
-        merge(ws, 18, 1, 20, 1)
+        merge(ws, 24, 1, 26, 1)                                 # start cell not created before
+        merge(ws, 28, 2, 31, 4)
+        for row in (33, 36):                                    # borders all round, inner cells
+            ws.cell(row, 1).border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            merge(ws, row, 1, row + 2, 3 + row % 2)
         buffer = io.BytesIO()
         wb.save(buffer)
         styles = [(c.coordinate, *(getattr(getattr(c.border, s), "style", None) for s in ("left", "right", "top", "bottom")),
@@ -495,10 +500,10 @@ def test_merge_writes_exactly_what_openpyxl_merge_cells_writes():
         ws.merge_cells(start_row=r0, start_column=c0, end_row=r1, end_column=c1)
 
     theirs, their_styles = build(openpyxl_merge)
-    ours, our_styles = build(templates.merge)
-    assert our_styles == their_styles
-    assert ours == theirs
-    assert b'<mergeCell ref="A7:C8"/>' in ours and b'<mergeCell ref="A18:A20"/>' in ours
+    mine, my_styles = build(ours)
+    assert my_styles == their_styles
+    assert mine == theirs
+    assert b'<mergeCell ref="A9:D12"/>' in mine and b'<mergeCell ref="A24:A26"/>' in mine
 
 
 def test_text_lines_counts_a_text_the_same_however_its_arguments_are_typed():

@@ -29,9 +29,10 @@ from ..core.identifiers import mask_ids_in_text
 from ..ingest.formats import LEDGER_KIND_LABELS
 from ..plan.model import Plan, Task, TaskList, Unit
 from ..reconcile.lights import LIGHT_LABELS, LIGHTS
+from .merged_cells import merge
 from .report import esc, light_chip, page, table
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, LINE_SPACING, PLAN_ROLES, TITLE_FONT, WRAP_CENTRE, WRAP_TOP,
-                        CellStyler, fit_row_height, merge, safe_file_name, setup_print, sheet_title, short_name, text_lines,
+                        CellStyler, fit_row_height, safe_file_name, setup_print, sheet_title, short_name, text_lines,
                         text_width, write_header_row, write_text)
 
 

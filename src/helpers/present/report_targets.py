@@ -18,8 +18,9 @@ from ..reconcile.lights import LIGHT_LABELS
 from .report import esc, light_chip, table
 from .report_indicators import fmt_value
 from ..indicators.reported_targets import NOT_REPORTED, NOT_YET_DUE, TARGET_SCOPE, UNIT_SCOPE
+from .merged_cells import merge
 from .templates import (BODY_FONT, BORDER, HEADER_ROW, TITLE_FONT, WRAP_CENTRE, WRAP_TOP, fit_row_height,
-                        merge, setup_print, write_header_row, write_text)
+                        setup_print, write_header_row, write_text)
 
 __all__ = ["targets_frame", "targets_html", "add_targets_sheet"]
 

@@ -27,11 +27,10 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
@@ -43,6 +42,7 @@ from ..ingest.formats import (CONTACT_LABEL, DATE_LABEL, FIXED_FORMATS, LEDGER_K
 from ..ingest.tables import Column, SheetFormat
 from ..plan.model import Plan, Task, TaskList, Unit
 from ..reconcile.lights import LIGHT_LABELS, effective_milestones
+from .merged_cells import merge
 
 
 # Roles whose cells come from the plan and are locked; every other role of a list is filled by the unit.
@@ -115,38 +115,6 @@ class CellStyler:
             cell.quotePrefix = True
         return cell
 
-
-
-def merge(ws: Worksheet, start_row: int, start_column: int, end_row: int, end_column: int) -> None:
-    """`ws.merge_cells` with the same result, fast: openpyxl gives every cell of a merged range the start cell's
-    protection (and the edges its borders), one hashed style assignment per cell. The styles a merge gives depend
-    only on the start and end cells' styles and the range's shape, so they are worked out once per workbook and
-    copied to later ranges of the same kind (cells a merge covers are new `MergedCell`s whatever they were)."""
-    start = ws._cells.get((start_row, start_column))
-    if start is None:
-        start = ws.cell(start_row, start_column)
-    end = ws._cells.get((end_row, end_column))
-    key = (_style_key(start), end is not None and _style_key(end), end_row - start_row, end_column - start_column)
-    known = ws.parent.__dict__.setdefault("_taizhang_merges", {})
-    styles = known.get(key)
-    if styles is None:
-        ws.merge_cells(start_row=start_row, start_column=start_column, end_row=end_row, end_column=end_column)
-        known[key] = [copy(ws._cells[row, col]._style) for row in range(start_row, end_row + 1)
-                      for col in range(start_column, end_column + 1)]
-        return
-    ws.merged_cells.add(CellRange(min_row=start_row, min_col=start_column, max_row=end_row, max_col=end_column))
-    cells = ws._cells
-    index = 0
-    for row in range(start_row, end_row + 1):
-        for col in range(start_column, end_column + 1):
-            cell = start if index == 0 else MergedCell(ws, row, col)
-            cell._style = copy(styles[index])
-            cells[row, col] = cell
-            index += 1
-
-
-def _style_key(cell) -> tuple:
-    return () if cell._style is None else tuple(cell._style)
 
 
 def safe_file_name(text: str) -> str:
