@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import pickle
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Self
 
@@ -296,7 +297,11 @@ def _reconcile(run: Run, cycle: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 CLEAN_TABLES = ("bank_summary", "loans", "applications", "noloan_list", "guarantee_summary", "guarantees")
 
 
-_INDICATOR_JOBS: dict[tuple[str, str], object] = {}   # (processed folder, cycle) → its indicators job, this process
+_INDICATOR_JOBS: dict[tuple[str, str], Future] = {}   # (processed folder, cycle) → its indicators job, this process
+
+
+def _job_key(run: Run) -> tuple[str, str]:
+    return str(run.folders.processed), run.cycle
 
 
 def start_indicators(run: Run) -> None:
@@ -307,8 +312,7 @@ def start_indicators(run: Run) -> None:
         return
     _, _, todo = _indicators_todo(run)
     if todo and not _parallel_cleaning(run, [c for c, _ in todo]):
-        _INDICATOR_JOBS[(str(run.folders.processed), run.cycle)] = submit(
-            run, _worker_indicators, _worker_folders(run), run.cycle)
+        _INDICATOR_JOBS[_job_key(run)] = submit(run, _worker_indicators, _worker_folders(run), run.cycle)
 
 
 def _worker_indicators(folders: tuple[str, str, str], cycle: str) -> list[str]:
@@ -328,10 +332,12 @@ def indicators_cycle(run: Run) -> pd.DataFrame:
     figures are computed in one pass over the year's loans (`lending.year_figures`), and the targets applied cycle
     after cycle. When `start_indicators` began this in a worker, this waits for it (and raises what it raised)."""
     cat = run.catalog
-    job = _INDICATOR_JOBS.pop((str(run.folders.processed), run.cycle), None)
+    job = _INDICATOR_JOBS.pop(_job_key(run), None)
     if job is not None:
         for cycle in job.result():
-            cat.combine_findings(cycle)   # reconcile wrote its own meanwhile: whose combination was written last?
+            # the reconciliation wrote its findings meanwhile, each stage combining the stages' files it found:
+            # combined again now that both are written
+            cat.combine_findings(cycle)
     cycles, history, todo = _indicators_todo(run)
     cleaned = _clean_cycles(run, [c for c, _ in todo])
     lending_year: dict[str, pd.DataFrame] = {}
