@@ -44,10 +44,12 @@ def _kernel_name() -> str:
 def _kernel(name: str, warm_up: str) -> Iterator[Any]:
     """One kernel for all the cycle's notebooks: start-up and imports are paid once, not once per notebook.
     Each notebook still sets every name it uses from its own parameters cell. The kernel runs `warm_up` first."""
+    from .pipeline.workers import CHAINED_ENV   # no pandas: the run's plan module is imported already
+
     km = _one_client_kernel_manager()(kernel_name=name)
-    # the notebooks run one after another in this kernel: 02_reconcile leaves next cycle's templates to be waited
-    # for by 04_report (`pipeline.wait_unless_chained`)
-    km.start_kernel(cwd=str(NOTEBOOKS), env={**os.environ, "TAIZHANG_CHAINED": "1"})
+    # the notebooks run one after another in this kernel: 02_reconcile leaves the indicators and next cycle's
+    # templates to be waited for by 03_indicators and 04_report (`pipeline.workers.chained`)
+    km.start_kernel(cwd=str(NOTEBOOKS), env={**os.environ, CHAINED_ENV: "1"})
     km.warm_up(warm_up)
     try:
         yield km
